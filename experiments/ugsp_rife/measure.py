@@ -27,11 +27,13 @@ from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
 
-def read_frames(video: str, count: int) -> list[torch.Tensor]:
+def read_frames(video: str, count: int, start: int = 0) -> list[torch.Tensor]:
     path = asset_path(video) if video in ASSETS else Path(video)
     frames = []
     with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
+        for index, frame in enumerate(container.decode(video=0)):
+            if index < start:
+                continue
             frames.append(torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255)
             if len(frames) >= count:
                 break
@@ -47,11 +49,12 @@ def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:
 @torch.no_grad()
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
-    frames = read_frames(args.video, args.frames)
+    frames = read_frames(args.video, args.frames, args.start)
     triplets = [(frames[i], frames[i + 1], frames[i + 2]) for i in range(0, len(frames) - 2, 2)]
     model = build_model("ugsp-rife", weights=args.weights).eval()
     results: dict = {
         "video": args.video,
+        "start": args.start,
         "size": list(frames[0].shape[-2:]),
         "pairs": len(triplets),
         "weights": args.weights,
@@ -119,6 +122,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--video", default="carphone")
     p.add_argument("--frames", type=int, default=41)
+    p.add_argument("--start", type=int, default=0, help="first frame (carphone 90: its held-out frames)")
     p.add_argument("--weights", default="rife-v3.9")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 0.3, 0.5, 0.7, 0.9])
     p.add_argument("--mode", default="sparse", help="sparse (real skipping) or masked (same numbers)")

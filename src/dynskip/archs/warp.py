@@ -51,3 +51,25 @@ def flow_warp(
     gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
     grid = torch.stack((gx, gy), dim=3)
     return F.grid_sample(x, grid, mode=interpolation, padding_mode=padding_mode, align_corners=True)
+
+
+def flow_warp_at(x: Tensor, flow: Tensor, index: Tensor, padding_mode: str = "zeros") -> Tensor:
+    """:func:`flow_warp` read only at some positions: ``(B, C, N)`` at flat indices ``index`` ``(N,)``.
+
+    The same per-position arithmetic as ``flow_warp(x, flow)`` (bilinear, ``align_corners=True``), so
+    the values equal its ``.flatten(2)[:, :, index]``; the cost scales with ``N``, not ``H * W``.
+    Used where only a few positions need a warped value (SkipVSR's reused residuals on skipped tiles).
+    """
+    if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2 or index.dim() != 1:
+        raise ValueError(
+            "flow_warp_at expects x (B,C,H,W), flow (B,2,H,W) and index (N,), got "
+            f"{tuple(x.shape)}, {tuple(flow.shape)}, {tuple(index.shape)}"
+        )
+    if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
+        raise ValueError(f"x {tuple(x.shape)} and flow {tuple(flow.shape)} differ in batch or spatial size")
+    _, _, h, w = x.shape
+    coords = _base_grid(h, w, flow.device, flow.dtype).flatten(2)[:, :, index] + flow.flatten(2)[:, :, index]
+    gx = 2.0 * coords[:, 0] / max(w - 1, 1) - 1.0
+    gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
+    grid = torch.stack((gx, gy), dim=2)[:, None]  # (B, 1, N, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)[:, :, 0]
