@@ -79,3 +79,21 @@ def test_offline_multirun_has_one_run_folder_per_job(tmp_path: Path) -> None:
         images = json.loads(history["val/images/filenames"])
         assert images and all((run / "files" / name).is_file() for name in images)
     assert len(run_ids) == 2
+
+
+def test_resumed_job_continues_its_wandb_run(tmp_path: Path) -> None:
+    conf = write_tiny_conf(tmp_path / "conf")
+    run_dir = tmp_path / "run"
+    args = ["experiment=tiny_vsr", "logger=wandb", searchpath_override(conf), f"hydra.run.dir={run_dir}"]
+    run_train([*args, "trainer.max_steps=2"], tmp_path)
+    first_id = (run_dir / "wandb_run_id").read_text()
+    run_train([*args, "trainer.max_steps=4", "ckpt_path=last"], tmp_path)
+    runs = sorted((run_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2, f"expected the first and the resumed offline run folders, found {runs}"
+    ids = set()
+    for run in runs:
+        records = list(wandb_records(next(run.glob("run-*.wandb"))))
+        (info,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+        ids.add(info.run_id)
+    assert ids == {first_id}, f"the resumed job logged to {ids}, not to the first run {first_id}"
+    assert (run_dir / "wandb_run_id").read_text() == first_id

@@ -14,7 +14,8 @@ from typing import Any
 import hydra
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.loggers import WandbLogger
 
 from dynskip.config import check_paths, config_dir
 from dynskip.schema import check_types
@@ -23,6 +24,8 @@ from dynskip.utils.instantiate import instantiate_group
 from dynskip.utils.wandb_mode import ensure_wandb_mode, finish_wandb
 
 log = logging.getLogger(__name__)
+
+WANDB_ID_FILE = "wandb_run_id"  # in the run folder: the W&B run a resumed job continues
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
@@ -56,11 +59,28 @@ def write_metrics(trainer: pl.Trainer, output_dir: Path, metrics: dict[str, floa
         (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
 
 
-def build_components(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
-    """Everything a run needs, instantiated from ``cfg``; config errors surface here, before fitting."""
+def wandb_resume_id(ckpt_path: str | None) -> str | None:
+    """The W&B run id that the run owning ``ckpt_path`` (``RUN/checkpoints/*.ckpt``) logged to, if known."""
+    if ckpt_path is None:
+        return None
+    path = Path(ckpt_path).resolve().parent.parent / WANDB_ID_FILE
+    return path.read_text().strip() or None if path.is_file() else None
+
+
+def build_components(
+    cfg: DictConfig, wandb_id: str | None = None
+) -> tuple[pl.LightningDataModule, pl.LightningModule, pl.Trainer]:
+    """Everything a run needs, instantiated from ``cfg``; config errors surface here, before fitting.
+
+    ``wandb_id``: continue that W&B run (a resumed job) instead of starting a new one.
+    """
     check_paths(cfg)
-    if "wandb" in (cfg.get("logger") or {}):
+    wandb_cfg = (cfg.get("logger") or {}).get("wandb")
+    if wandb_cfg is not None:
         ensure_wandb_mode()
+        if wandb_id is not None:
+            with open_dict(cfg):
+                wandb_cfg.id, wandb_cfg.resume = wandb_id, "allow"
     datamodule = hydra.utils.instantiate(cfg.data)
     model = hydra.utils.instantiate(cfg.model)
     task = hydra.utils.instantiate(cfg.task, model=model, _convert_="partial")
@@ -69,6 +89,11 @@ def build_components(cfg: DictConfig) -> tuple[pl.LightningDataModule, pl.Lightn
     trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     for logger in loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+        if isinstance(logger, WandbLogger) and trainer.is_global_zero:
+            # Remembered in the run folder, so `ckpt_path=last` continues this W&B run.
+            output_dir = Path(cfg.paths.output_dir)
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / WANDB_ID_FILE).write_text(str(logger.version))
     return datamodule, task, trainer
 
 
@@ -94,7 +119,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("%s already reached max_steps=%s: nothing to resume", output_dir, cfg.trainer.max_steps)
         return done
     pl.seed_everything(cfg.seed, workers=True)
-    datamodule, task, trainer = build_components(cfg)
+    wandb_id = wandb_resume_id(ckpt_path)
+    if wandb_id is not None:
+        log.info("continuing W&B run %s", wandb_id)
+    datamodule, task, trainer = build_components(cfg, wandb_id)
     try:
         if cfg.get("train", True):
             trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
