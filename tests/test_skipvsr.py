@@ -196,3 +196,23 @@ def test_refresh_caps_consecutive_skips() -> None:
     for steps in (model.last_masks[:t], model.last_masks[t:]):
         for prev, cur in itertools.pairwise(steps):
             assert torch.all((prev > 0) | (cur > 0)), "a (tile, block) was skipped twice in a row"
+
+
+@pytest.mark.parametrize("calibrate", [True, False])
+def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> None:
+    from dynskip.skip import fallback
+
+    fallback.clear_fallback_cache()
+    model = _small()
+    model.calibrate_cutover = calibrate
+    _random_policy(model)
+    lr = torch.rand(1, 3, 3, 19, 29)
+    key = ("residual", 1, 16, 19, 29, 8, "cpu", torch.float32, torch.get_num_threads())
+    with torch.no_grad(), execution_mode(model, "sparse"):
+        first = model(lr)
+        cutover = fallback._CUTOVER.get(key)
+        second = model(lr)
+    assert (cutover is not None) == calibrate
+    assert len(model._calibrated) == int(calibrate)  # both trunks and both passes share one measurement
+    torch.testing.assert_close(first, second)  # the cut-over changes the route, never the result
+    fallback.clear_fallback_cache()

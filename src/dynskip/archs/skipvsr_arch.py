@@ -37,6 +37,7 @@ from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp, flow_warp_at
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain, residual_skip_dense
+from dynskip.skip.fallback import calibrate_fallback
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
 from dynskip.skip.relax import gumbel_sigmoid
@@ -121,6 +122,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
             step for reused residuals).
         engine_mode: tile-engine mode in ``"sparse"`` execution: ``"auto"`` (the engine's calibrated
             dense cut-over, see :mod:`dynskip.skip.fallback`) or ``"sparse"`` (always the tile path).
+        calibrate_cutover: with ``engine_mode="auto"``, measure the cut-over once per frame size, batch
+            and thread count on this model's own block (random masks, so content-independent) instead
+            of the engine's default, which was measured on large frames and 32-px tiles: small LR
+            frames with 8-px tiles pay relatively more halo and bookkeeping, so dense wins earlier.
     """
 
     def __init__(
@@ -133,6 +138,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         temporal_align: bool = True,
         engine_mode: str = "auto",
         refresh: bool = True,
+        calibrate_cutover: bool = True,
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)
         if num_block % num_groups:
@@ -147,6 +153,8 @@ class SkipVSR(SkipKnobs, BasicVSR):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
         self.engine_mode = engine_mode
         self.refresh = refresh
+        self.calibrate_cutover = calibrate_cutover
+        self._calibrated: set[tuple] = set()
         self.backward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.forward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.execution_mode = "sparse"
@@ -275,6 +283,22 @@ class SkipVSR(SkipKnobs, BasicVSR):
         out[:, c0 : c0 + self.num_groups] = prev
         return out
 
+    def _calibrate_cutover(self, trunk: ConvResidualBlocks, feat: Tensor) -> None:
+        """Measure the engine's dense cut-over for this input shape once (see ``calibrate_cutover``)."""
+        key = (tuple(feat.shape), feat.device.type, feat.dtype, torch.get_num_threads())
+        if key in self._calibrated:
+            return
+        block = trunk.residual_blocks[0]
+        with torch.no_grad():
+            calibrate_fallback(
+                "residual",
+                [block.conv1, block.relu, block.conv2],
+                feat,
+                self.tile,
+                (1.0, 0.9, 0.8, 0.7, 0.6, 0.5),
+            )
+        self._calibrated.add(key)
+
     def _decide(self, logits: Tensor, direction: Direction, i: int) -> Tensor:
         mode = self.execution_mode
         if self.mask_override is not None:
@@ -324,6 +348,8 @@ class SkipVSR(SkipKnobs, BasicVSR):
         # Sparse inference reads the warped previous residual only on the skipped pixels of each group
         # (flow_warp_at): warping all 30 x 64 channels everywhere cost ~30% of a dense BasicVSR frame.
         reuse_at_skipped = self.execution_mode == "sparse" and hard and not self.record_reuse_error
+        if reuse_at_skipped and self.engine_mode == "auto" and self.calibrate_cutover:
+            self._calibrate_cutover(trunk, feat)
         if self.temporal_align and prev_res is not None and not reuse_at_skipped:
             # All groups' previous residuals warped in one call: (B, K * C, h, w).
             reuse = flow_warp(torch.cat(prev_res, dim=1), flow)

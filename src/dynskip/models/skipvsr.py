@@ -151,6 +151,7 @@ def skipvsr(
     temporal_align: bool = True,
     engine_mode: str = "auto",
     refresh: bool = True,
+    calibrate_cutover: bool = True,
     threshold: float = 0.5,
     execution_mode: str = "sparse",
     budget: float = 0.5,
@@ -172,6 +173,7 @@ def skipvsr(
         temporal_align=temporal_align,
         engine_mode=engine_mode,
         refresh=refresh,
+        calibrate_cutover=calibrate_cutover,
     )
     model.threshold = threshold
     model.execution_mode = execution_mode
