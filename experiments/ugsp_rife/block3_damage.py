@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from measure import read_frames
 
 from dynskip.archs.rife_arch import PAD_MULTIPLE
-from dynskip.archs.warp import flow_warp
 from dynskip.data.synthetic import SyntheticClips
 from dynskip.models import build_model
 
@@ -47,25 +46,30 @@ def sources(frames: int) -> dict[str, list[tuple[torch.Tensor, torch.Tensor, tor
 
 
 @torch.no_grad()
-def rife_pass(model, img0: torch.Tensor, img1: torch.Tensor, blocks: int) -> tuple[torch.Tensor, ...]:
-    """Frame from RIFE's first ``blocks`` blocks (padded inputs) and the finest block's input."""
-    t = img0.new_full((1, 1, *img0.shape[-2:]), 0.5)
-    flow = mask = None
-    w0, w1 = img0, img1
-    block3_input = None
-    for k, (block, scale) in enumerate(zip(model.blocks, model.scales)):
-        x = torch.cat((img0, img1, t), 1) if flow is None else torch.cat((w0, w1, t, mask), 1)
-        if k == 3:
-            block3_input = x
-        if k >= blocks:
-            continue
-        fd, md = block(x, flow, scale)
-        flow = fd if flow is None else flow + fd
-        mask = md if mask is None else mask + md
-        w0 = flow_warp(img0, flow[:, :2], padding_mode="border")
-        w1 = flow_warp(img1, flow[:, 2:4], padding_mode="border")
-    weight = torch.sigmoid(mask)
-    return w0 * weight + w1 * (1 - weight), block3_input
+def rife_pass(
+    model, img0: torch.Tensor, img1: torch.Tensor, blocks: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frame from RIFE with blocks ``blocks``.. pruned everywhere (they add nothing), and block 3's input.
+
+    Uses IFNet's ``run_block`` hook, so padding rules and the flow / mask accumulation are RIFE's own.
+    """
+    seen = {}
+
+    def run_block(index, block, x_in, flow, scale):
+        seen[index] = x_in
+        if index < blocks:
+            return block(x_in, flow, scale)
+        zeros = x_in.new_zeros((x_in.shape[0], 5, *x_in.shape[-2:]))
+        return zeros[:, :4], zeros[:, 4:5]
+
+    model.run_block = run_block
+    try:
+        out = model.predict(img0, img1, 0.5)
+    finally:
+        del model.run_block
+    if bool(out["restarted"].any()):
+        raise RuntimeError("RIFE restarted at doubled scales; this study assumes one pass")
+    return out["frame"], seen[3]
 
 
 def tile_sum(x: torch.Tensor) -> torch.Tensor:

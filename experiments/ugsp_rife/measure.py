@@ -18,26 +18,20 @@ import statistics
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
 from dynskip.assets import ASSETS, asset_path
+from dynskip.data.video import read_video
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
 
 def read_frames(video: str, count: int, start: int = 0) -> list[torch.Tensor]:
+    """Frames ``start .. start+count-1`` of an asset name or a path, float ``(3, H, W)`` in [0, 1]."""
     path = asset_path(video) if video in ASSETS else Path(video)
-    frames = []
-    with av.open(str(path)) as container:
-        for index, frame in enumerate(container.decode(video=0)):
-            if index < start:
-                continue
-            frames.append(torch.from_numpy(frame.to_ndarray(format="rgb24")).permute(2, 0, 1).float() / 255)
-            if len(frames) >= count:
-                break
-    return frames
+    frames = torch.from_numpy(read_video(path, start, count)).permute(0, 3, 1, 2).float() / 255
+    return list(frames.unbind(0))
 
 
 def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:

@@ -64,7 +64,9 @@ def wandb_resume_id(ckpt_path: str | None) -> str | None:
     if ckpt_path is None:
         return None
     path = Path(ckpt_path).resolve().parent.parent / WANDB_ID_FILE
-    return path.read_text().strip() or None if path.is_file() else None
+    if not path.is_file():
+        return None
+    return path.read_text().strip() or None
 
 
 def build_components(

@@ -37,12 +37,13 @@ from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp, flow_warp_at
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain, residual_skip_dense
-from dynskip.skip.fallback import calibrate_fallback
+from dynskip.skip.fallback import ensure_calibrated
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
 from dynskip.skip.relax import gumbel_sigmoid
 from dynskip.skip.tiles import tile_statistics, tile_to_pixel
 
+CUTOVER_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # active fractions the dense cut-over is measured at
 HALO = 2  # a residual block is two 3x3 convs: an output tile reads 2 pixels of its input around it
 
 
@@ -154,7 +155,6 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.engine_mode = engine_mode
         self.refresh = refresh
         self.calibrate_cutover = calibrate_cutover
-        self._calibrated: set[tuple] = set()
         self.backward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.forward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.execution_mode = "sparse"
@@ -283,22 +283,6 @@ class SkipVSR(SkipKnobs, BasicVSR):
         out[:, c0 : c0 + self.num_groups] = prev
         return out
 
-    def _calibrate_cutover(self, trunk: ConvResidualBlocks, feat: Tensor) -> None:
-        """Measure the engine's dense cut-over for this input shape once (see ``calibrate_cutover``)."""
-        key = (tuple(feat.shape), feat.device.type, feat.dtype, torch.get_num_threads())
-        if key in self._calibrated:
-            return
-        block = trunk.residual_blocks[0]
-        with torch.no_grad():
-            calibrate_fallback(
-                "residual",
-                [block.conv1, block.relu, block.conv2],
-                feat,
-                self.tile,
-                (1.0, 0.9, 0.8, 0.7, 0.6, 0.5),
-            )
-        self._calibrated.add(key)
-
     def _decide(self, logits: Tensor, direction: Direction, i: int) -> Tensor:
         mode = self.execution_mode
         if self.mask_override is not None:
@@ -347,9 +331,14 @@ class SkipVSR(SkipKnobs, BasicVSR):
         reuse = None
         # Sparse inference reads the warped previous residual only on the skipped pixels of each group
         # (flow_warp_at): warping all 30 x 64 channels everywhere cost ~30% of a dense BasicVSR frame.
-        reuse_at_skipped = self.execution_mode == "sparse" and hard and not self.record_reuse_error
+        reuse_at_skipped = self.execution_mode == "sparse" and not self.record_reuse_error
         if reuse_at_skipped and self.engine_mode == "auto" and self.calibrate_cutover:
-            self._calibrate_cutover(trunk, feat)
+            # Measured once per input shape on this trunk's first block (cached by the engine).
+            block = trunk.residual_blocks[0]
+            with torch.no_grad():
+                ensure_calibrated(
+                    "residual", [block.conv1, block.relu, block.conv2], feat, self.tile, CUTOVER_GRID
+                )
         if self.temporal_align and prev_res is not None and not reuse_at_skipped:
             # All groups' previous residuals warped in one call: (B, K * C, h, w).
             reuse = flow_warp(torch.cat(prev_res, dim=1), flow)

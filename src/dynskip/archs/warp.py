@@ -26,6 +26,25 @@ def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> Tens
     return grid
 
 
+def _check_pair(name: str, x: Tensor, flow: Tensor) -> None:
+    if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
+        raise ValueError(
+            f"{name} expects x (B,C,H,W) and flow (B,2,H,W), got {tuple(x.shape)}, {tuple(flow.shape)}"
+        )
+    if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
+        raise ValueError(f"x {tuple(x.shape)} and flow {tuple(flow.shape)} differ in batch or spatial size")
+
+
+def _normalised(coords: Tensor, h: int, w: int) -> Tensor:
+    """Pixel coordinates ``(B, 2, ...)`` (x, y) -> grid_sample's ``(B, ..., 2)`` in [-1, 1], align_corners.
+
+    ``max(..., 1)`` keeps 1-pixel-wide inputs finite.
+    """
+    gx = 2.0 * coords[:, 0] / max(w - 1, 1) - 1.0
+    gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
+    return torch.stack((gx, gy), dim=-1)
+
+
 def flow_warp(
     x: Tensor, flow: Tensor, padding_mode: str = "zeros", interpolation: str = "bilinear"
 ) -> Tensor:
@@ -38,18 +57,9 @@ def flow_warp(
     Returns:
         ``(B, C, H, W)``.
     """
-    if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ValueError(
-            f"flow_warp expects x (B,C,H,W) and flow (B,2,H,W), got {tuple(x.shape)}, {tuple(flow.shape)}"
-        )
-    if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
-        raise ValueError(f"x {tuple(x.shape)} and flow {tuple(flow.shape)} differ in batch or spatial size")
+    _check_pair("flow_warp", x, flow)
     _, _, h, w = x.shape
-    coords = _base_grid(h, w, flow.device, flow.dtype) + flow
-    # Normalise to [-1, 1] with align_corners=True; max(...,1) keeps 1-pixel-wide inputs finite.
-    gx = 2.0 * coords[:, 0] / max(w - 1, 1) - 1.0
-    gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
-    grid = torch.stack((gx, gy), dim=3)
+    grid = _normalised(_base_grid(h, w, flow.device, flow.dtype) + flow, h, w)
     return F.grid_sample(x, grid, mode=interpolation, padding_mode=padding_mode, align_corners=True)
 
 
@@ -60,16 +70,10 @@ def flow_warp_at(x: Tensor, flow: Tensor, index: Tensor, padding_mode: str = "ze
     the values equal its ``.flatten(2)[:, :, index]``; the cost scales with ``N``, not ``H * W``.
     Used where only a few positions need a warped value (SkipVSR's reused residuals on skipped tiles).
     """
-    if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2 or index.dim() != 1:
-        raise ValueError(
-            "flow_warp_at expects x (B,C,H,W), flow (B,2,H,W) and index (N,), got "
-            f"{tuple(x.shape)}, {tuple(flow.shape)}, {tuple(index.shape)}"
-        )
-    if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
-        raise ValueError(f"x {tuple(x.shape)} and flow {tuple(flow.shape)} differ in batch or spatial size")
+    _check_pair("flow_warp_at", x, flow)
+    if index.dim() != 1:
+        raise ValueError(f"flow_warp_at expects a flat index (N,), got {tuple(index.shape)}")
     _, _, h, w = x.shape
     coords = _base_grid(h, w, flow.device, flow.dtype).flatten(2)[:, :, index] + flow.flatten(2)[:, :, index]
-    gx = 2.0 * coords[:, 0] / max(w - 1, 1) - 1.0
-    gy = 2.0 * coords[:, 1] / max(h - 1, 1) - 1.0
-    grid = torch.stack((gx, gy), dim=2)[:, None]  # (B, 1, N, 2)
+    grid = _normalised(coords, h, w)[:, None]  # (B, 1, N, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)[:, :, 0]

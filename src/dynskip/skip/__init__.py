@@ -18,7 +18,12 @@ from dynskip.skip.engine import (  # noqa: F401  (re-exports)
     residual_skip_chain,
     residual_skip_dense,
 )
-from dynskip.skip.fallback import calibrate_fallback, clear_fallback_cache, dense_above  # noqa: F401
+from dynskip.skip.fallback import (  # noqa: F401
+    calibrate_fallback,
+    clear_fallback_cache,
+    dense_above,
+    ensure_calibrated,
+)
 from dynskip.skip.losses import (  # noqa: F401  (re-exports)
     BudgetLoss,
     MaskLabelLoss,

@@ -20,7 +20,13 @@ from torch import Tensor, nn
 
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
 
-__all__ = ["DEFAULT_DENSE_ABOVE", "calibrate_fallback", "clear_fallback_cache", "dense_above"]
+__all__ = [
+    "DEFAULT_DENSE_ABOVE",
+    "calibrate_fallback",
+    "clear_fallback_cache",
+    "dense_above",
+    "ensure_calibrated",
+]
 
 # Cut-overs measured on 2 CPU cores (see experiments/engine_bench.md): sparse stays ahead up to here.
 DEFAULT_DENSE_ABOVE: dict[str, float] = {"residual": 0.85, "masked": 0.92}
@@ -91,6 +97,19 @@ def calibrate_fallback(
     cutover = _crossing(ratios)
     _CUTOVER[_key(kind, b, c, h, w, tile, x)] = cutover
     return cutover
+
+
+def ensure_calibrated(
+    kind: str,
+    layers: nn.Module | Iterable[nn.Module],
+    x: Tensor,
+    tile: int,
+    fractions: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
+) -> float:
+    """The cached cut-over for inputs shaped like ``x``, measured by :func:`calibrate_fallback` if new."""
+    b, c, h, w = x.shape
+    cutover = _CUTOVER.get(_key(kind, b, c, h, w, tile, x))
+    return calibrate_fallback(kind, layers, x, tile, fractions) if cutover is None else cutover
 
 
 def _crossing(ratios: list[tuple[float, float]]) -> float:
