@@ -330,7 +330,8 @@ class SkipVSR(SkipKnobs, BasicVSR):
         prev_res = self._state["prev_res"]  # per group (B, C, h, w), or None
         reuse = None
         # Sparse inference reads the warped previous residual only on the skipped pixels of each group
-        # (flow_warp_at): warping all 30 x 64 channels everywhere cost ~30% of a dense BasicVSR frame.
+        # (flow_warp_at): warping all 30 x 64 channels everywhere took 2.5 s per 8.8 s dense clip
+        # (experiments/skipvsr/profile_sparse.py).
         reuse_at_skipped = self.execution_mode == "sparse" and not self.record_reuse_error
         if reuse_at_skipped and self.engine_mode == "auto" and self.calibrate_cutover:
             # Measured once per input shape on this trunk's first block (cached by the engine).
