@@ -198,6 +198,26 @@ def test_refresh_caps_consecutive_skips() -> None:
             assert torch.all((prev > 0) | (cur > 0)), "a (tile, block) was skipped twice in a row"
 
 
+def test_max_stale_allows_that_many_consecutive_skips() -> None:
+    model = _small(temporal_align=False)  # no warping: the staleness count stays on its tile
+    _random_policy(model)
+    model.threshold = 1.0  # the estimator skips everything; the cap alone brings blocks back
+    model.max_stale = 2
+    t = 7
+    with torch.no_grad(), execution_mode(model, "masked"):
+        model(torch.rand(1, t, 3, 16, 16))
+    for steps in (model.last_masks[:t], model.last_masks[t:]):
+        ran = torch.stack(steps) > 0  # (T, B, K, gh, gw)
+        # Skip, skip, run, skip, skip, run, ...: every unit runs exactly at steps 2 and 5.
+        assert torch.equal(ran.flatten(1).all(1), torch.tensor([False, False, True, False, False, True, False]))
+        assert not ran[[0, 1, 3, 4, 6]].any()
+
+
+def test_max_stale_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_stale must be >= 1"):
+        SkipVSR(num_feat=16, num_block=6, num_groups=3, max_stale=0)
+
+
 @pytest.mark.parametrize("calibrate", [True, False])
 def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> None:
     from dynskip.skip import fallback

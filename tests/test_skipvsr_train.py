@@ -147,3 +147,35 @@ def test_all_active_official_equals_basicvsr() -> None:
     lr = torch.rand(1, 3, 3, 24, 40)
     with torch.no_grad():
         assert torch.equal(skip(lr), dense(lr))
+
+
+@needs_official
+def test_frozen_teacher_is_official_basicvsr_and_stays_out_of_the_state() -> None:
+    torch.manual_seed(0)
+    model = build_model("skipvsr", weights="reds4").train()
+    with torch.no_grad():  # a "fine-tuned" backbone: its own dense output is no longer the official one
+        model.backward_trunk.residual_blocks[0].conv1.weight.add_(0.05)
+    objective = SkipVSRObjective(rec_weight=0.0, label_weight=0.0, teacher_weights="reds4")
+    lq = torch.rand(1, 2, 3, 16, 16)
+    target = objective.dense_target(lq)
+    official = build_model("basicvsr", weights="reds4").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(target, official(lq))
+        with execution_mode(model, "dense"):
+            assert (model(lq) - target).abs().max() > 1e-3
+    assert objective.state_dict() == {} and not list(objective.parameters())
+    assert not any(p.requires_grad for p in objective.frozen_teacher(lq).parameters())
+
+    class Task:
+        global_step = 0
+
+    Task.model = model
+    _, terms = objective(Task(), {"lq": lq, "gt": torch.rand(1, 2, 3, 64, 64)})
+    assert set(terms) == {"rec", "distill", "budget"}
+
+
+def test_finetune_experiment_composes(tmp_path: Path) -> None:
+    cfg = compose_config("train", ["experiment=skipvsr_video_finetune", "model.max_stale=2"], tmp_path)
+    assert cfg.model.weights == "reds4" and cfg.model.max_stale == 2
+    assert cfg.task.objective.teacher_weights == "reds4" and cfg.phase1_steps == 0
+    assert any(r["prefix"] == "backward_trunk.main" for r in cfg.task.module_rules)

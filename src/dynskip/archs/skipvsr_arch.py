@@ -119,8 +119,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
         temporal_align: skipped tiles reuse the flow-warped previous-frame group residual, and the
             estimator sees flow-aligned previous decisions and frame difference. ``False`` (the
             ablation): skipped tiles get a zero residual and the estimator inputs are not warped.
-        refresh: a (tile, block) skipped at the previous step is forced active (staleness cap of one
-            step for reused residuals).
+        refresh: cap how long a (tile, block) may reuse residuals: after ``max_stale`` consecutive
+            skipped steps it is forced active. ``False``: no cap.
+        max_stale: the cap (1: a tile skipped at the previous step runs now, so at most half of the
+            steps of a unit can skip; 2 allows two of three, ...). Flow-aligned like the decisions.
         engine_mode: tile-engine mode in ``"sparse"`` execution: ``"auto"`` (the engine's calibrated
             dense cut-over, see :mod:`dynskip.skip.fallback`) or ``"sparse"`` (always the tile path).
         calibrate_cutover: with ``engine_mode="auto"``, measure the cut-over once per frame size, batch
@@ -140,6 +142,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         engine_mode: str = "auto",
         refresh: bool = True,
         calibrate_cutover: bool = True,
+        max_stale: int = 1,
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)
         if num_block % num_groups:
@@ -153,7 +156,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
         if engine_mode not in ("auto", "sparse"):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
         self.engine_mode = engine_mode
+        if max_stale < 1:
+            raise ValueError(f"max_stale must be >= 1 (consecutive skipped steps allowed), got {max_stale}")
         self.refresh = refresh
+        self.max_stale = max_stale
         self.calibrate_cutover = calibrate_cutover
         self.backward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.forward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
@@ -221,7 +227,9 @@ class SkipVSR(SkipKnobs, BasicVSR):
     def propagate(self, lr: Tensor, flows: Tensor, direction: Direction) -> list[Tensor]:
         # Per-direction recurrent state of the skipping: previous frame index, flow to it, decisions,
         # group residuals. Reset here so run_trunk sees a fresh state at each direction's first step.
-        self._state.update(flows=flows, prev=None, prev_mask=None, prev_res=None, prev_feat=None)
+        self._state.update(
+            flows=flows, prev=None, prev_mask=None, prev_res=None, prev_feat=None, prev_remaining=None
+        )
         return super().propagate(lr, flows, direction)
 
     def _flow_to_prev(self, i: int, direction: Direction) -> Tensor | None:
@@ -232,10 +240,18 @@ class SkipVSR(SkipKnobs, BasicVSR):
         # The same flow the hidden state was warped with at this step (BasicVSR.propagate).
         return flows[:, i] if direction == "backward" else flows[:, i - 1]
 
+    def _align_tile_map(self, tile_map: Tensor, flow: Tensor) -> Tensor:
+        """A ``(B, K, gh, gw)`` map of the previous step moved onto this step's tiles along ``flow``.
+
+        Upsampled to pixels, warped (zeros where the flow leaves the frame), averaged per tile again.
+        """
+        hw = flow.shape[-2:]
+        return tile_statistics(flow_warp(upsample_mask(tile_map, self.tile, hw), flow), self.tile)
+
     def _estimator_input(
         self, feat: Tensor, x_i: Tensor, flow: Tensor | None, prev_lr: Tensor | None
     ) -> Tensor:
-        b, _, h, w = feat.shape
+        b = feat.shape[0]
         ts = self.tile
         mean = tile_statistics(feat, ts)
         std = (tile_statistics(feat * feat, ts) - mean * mean).clamp_min(0).sqrt()
@@ -257,8 +273,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         else:
             if self.temporal_align:
                 prev_lr = flow_warp(prev_lr, flow)
-                pm = flow_warp(upsample_mask(prev_mask, ts, (h, w)), flow)
-                pmask = tile_statistics(pm, ts)
+                pmask = self._align_tile_map(prev_mask, flow)
             else:
                 pmask = prev_mask
             diff = tile_statistics((x_i - prev_lr).abs().mean(1, keepdim=True), ts)
@@ -278,8 +293,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
             out[:, c0 : c0 + self.num_groups] = 0
             return out
         if self.temporal_align:
-            h, w = flow.shape[-2:]
-            prev = tile_statistics(flow_warp(upsample_mask(prev, self.tile, (h, w)), flow), self.tile)
+            prev = self._align_tile_map(prev, flow)
         out[:, c0 : c0 + self.num_groups] = prev
         return out
 
@@ -316,12 +330,27 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.last_flows.append(None if flow is None else flow.detach())
         logits = estimator(est_in)
         masks = self._decide(logits, direction, frame_index)  # (B, K, gh, gw)
-        if self.refresh and prev is not None and self.mask_override is None:
-            # A (tile, block) skipped at the previous step runs now: a reused residual is at most one
-            # step stale, so skipped regions cannot drift along the recurrence.
-            c0 = 2 * self.num_feat
-            stale = (est_in[:, c0 : c0 + self.num_groups] < 0.5).to(masks.dtype)
+        capped = self.refresh and self.mask_override is None
+        remaining = None  # skips still allowed per (tile, block) after max_stale > 1 steps
+        if capped and self.max_stale > 1:
+            kept = self._state["prev_remaining"]
+            if kept is None:
+                remaining = torch.full_like(masks.detach(), float(self.max_stale))
+            else:
+                remaining = self._align_tile_map(kept, flow) if self.temporal_align else kept
+        if capped and prev is not None:
+            # A (tile, block) that skipped max_stale steps in a row runs now: reused residuals are at most
+            # max_stale steps stale, so skipped regions cannot drift along the recurrence.
+            if remaining is None:  # max_stale 1: the flow-aligned previous decisions say it
+                c0 = 2 * self.num_feat
+                stale = (est_in[:, c0 : c0 + self.num_groups] < 0.5).to(masks.dtype)
+            else:
+                stale = (remaining < 0.5).to(masks.dtype)
             masks = masks + stale - masks * stale if masks.requires_grad else torch.maximum(masks, stale)
+        if remaining is not None:
+            ran = masks.detach() > 0.5
+            left = (remaining - 1).clamp_min(0)
+            self._state["prev_remaining"] = torch.where(ran, float(self.max_stale), left)
         self.last_logits.append(logits)
         self.last_masks.append(masks)
         gh, gw = logits.shape[-2:]

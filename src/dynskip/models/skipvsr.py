@@ -152,6 +152,7 @@ def skipvsr(
     engine_mode: str = "auto",
     refresh: bool = True,
     calibrate_cutover: bool = True,
+    max_stale: int = 1,
     threshold: float = 0.5,
     execution_mode: str = "sparse",
     budget: float = 0.5,
@@ -174,6 +175,7 @@ def skipvsr(
         engine_mode=engine_mode,
         refresh=refresh,
         calibrate_cutover=calibrate_cutover,
+        max_stale=max_stale,
     )
     model.threshold = threshold
     model.execution_mode = execution_mode

@@ -17,6 +17,11 @@ One step (``objective(task, batch)``):
    against dense BasicVSR), ``budget`` ``|density - model.budget|`` on the cost-weighted density,
    ``label`` BCE of the estimator logits to the labels.
 
+Teacher: by default the model itself with every mask on. Once the backbone trains (phase 2) that target
+drifts with it, so ``teacher_weights`` (e.g. ``"reds4"``) names official BasicVSR weights to distill
+from instead: a frozen dense BasicVSR, built once, kept out of the state dict and the optimiser. The
+speed / quality targets are judged against exactly that model.
+
 Phases: the phase-1 / phase-2 split (estimator only, then joint with a small backbone lr) is done by
 the task's ``module_rules`` (``freeze_steps`` = phase-1 length); the objective logs ``phase`` and can
 stop the label term after phase 1 (``label_in_phase2``), when the reconstruction terms take over.
@@ -28,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
 
@@ -104,6 +110,7 @@ class SkipVSRObjective(nn.Module):
         temperature: float = 2.0 / 3.0,
         phase1_steps: int = 0,
         label_in_phase2: bool = True,
+        teacher_weights: str | None = None,
     ) -> None:
         super().__init__()
         self.rec_weight = rec_weight
@@ -113,6 +120,21 @@ class SkipVSRObjective(nn.Module):
         self.temperature = temperature
         self.phase1_steps = phase1_steps
         self.label_in_phase2 = label_in_phase2
+        self.teacher_weights = teacher_weights
+        # A plain list, not a submodule: the frozen teacher stays out of checkpoints and param groups.
+        self._teacher: list[nn.Module] = []
+
+    def frozen_teacher(self, like: Tensor) -> nn.Module:
+        """The dense BasicVSR of ``teacher_weights``, frozen, on ``like``'s device (built on first use)."""
+        if not self._teacher:
+            teacher = build_model("basicvsr", weights=self.teacher_weights).eval().requires_grad_(False)
+            self._teacher.append(teacher)
+        return self._teacher[0].to(like.device)
+
+    def dense_target(self, lq: Tensor) -> Tensor:
+        """Distillation target of ``lq``: the frozen teacher's output (``teacher_weights`` set)."""
+        with torch.no_grad():
+            return self.frozen_teacher(lq)(lq)
 
     def phase(self, step: int) -> int:
         return 1 if step < self.phase1_steps else 2
@@ -122,8 +144,11 @@ class SkipVSRObjective(nn.Module):
         lq, gt = batch["lq"], batch["gt"]
         step = int(getattr(task, "global_step", 0))
         use_labels = self.label_weight > 0 and (self.phase(step) == 1 or self.label_in_phase2)
-        if use_labels or self.distill_weight > 0:
+        frozen = self.teacher_weights is not None
+        if use_labels or (self.distill_weight > 0 and not frozen):
             labels, dense = taylor_labels(model, lq, gt, model.budget)
+        if self.distill_weight > 0 and frozen:
+            dense = self.dense_target(lq)
         model.temperature = self.temperature
         with execution_mode(model, "train"):
             pred = model(lq)
