@@ -209,7 +209,8 @@ def test_max_stale_allows_that_many_consecutive_skips() -> None:
     for steps in (model.last_masks[:t], model.last_masks[t:]):
         ran = torch.stack(steps) > 0  # (T, B, K, gh, gw)
         # Skip, skip, run, skip, skip, run, ...: every unit runs exactly at steps 2 and 5.
-        assert torch.equal(ran.flatten(1).all(1), torch.tensor([False, False, True, False, False, True, False]))
+        expected = torch.tensor([False, False, True, False, False, True, False])
+        assert torch.equal(ran.flatten(1).all(1), expected)
         assert not ran[[0, 1, 3, 4, 6]].any()
 
 
