@@ -133,9 +133,10 @@ def evaluate_footage(
 ) -> dict:
     """Quality, seconds per output frame and GMACs per output frame of ``model`` on ``video``.
 
-    With ``compare_dense`` (skipping models only) the same model also runs with every unit active;
-    both are timed in one process, interleaved, and ``speedup`` / ``psnr_drop`` / ``macs_saved_fraction``
-    compare the two.
+    With ``compare_dense`` (skipping models only) the dense baseline runs too: the same model with every
+    unit active, or, when the model names one (``model.dense_reference()``, e.g. a SkipVSR whose backbone
+    was fine-tuned: the official BasicVSR it started from), that model. Both are timed in one process,
+    interleaved, and ``speedup`` / ``psnr_drop`` / ``macs_saved_fraction`` compare the two.
     """
     if task not in ("vsr", "vfi"):
         raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
@@ -147,26 +148,29 @@ def evaluate_footage(
     if compare_dense and not is_skip:
         raise ValueError("--compare-dense needs a skipping model (one implementing SkippingModel)")
 
-    modes = {"model": contextlib.nullcontext}
-    if compare_dense:
-        modes["dense"] = lambda: execution_mode(model, "dense")
+    modes: dict[str, tuple[Workload, Callable]] = {"model": (work, contextlib.nullcontext)}
+    reference = getattr(model, "dense_reference", None) if compare_dense else None
+    if compare_dense and reference is None:
+        modes["dense"] = (work, lambda: execution_mode(model, "dense"))
+    elif compare_dense:
+        modes["dense"] = (make(reference().eval().to(device), clip, device), contextlib.nullcontext)
 
     results: dict[str, dict] = {}
-    for name, ctx in modes.items():
+    for name, (mode_work, ctx) in modes.items():
         with ctx():
-            pred, gmacs = counted_run(work)
-            results[name] = {**quality(pred, work.targets), "gmacs_per_frame": gmacs / n_out}
+            pred, gmacs = counted_run(mode_work)
+            results[name] = {**quality(pred, mode_work.targets), "gmacs_per_frame": gmacs / n_out}
             if name == "model":
-                results[name].update(skip_fields(work.reports))
+                results[name].update(skip_fields(mode_work.reports))
 
-    def timed(ctx) -> Callable[[], object]:
+    def timed(mode_work: Workload, ctx) -> Callable[[], object]:
         def call() -> object:
             with ctx(), torch.inference_mode():
-                return work.run()
+                return mode_work.run()
 
         return call
 
-    seconds = interleaved_median({n: timed(c) for n, c in modes.items()}, repeats=repeats, device=device)
+    seconds = interleaved_median({n: timed(*m) for n, m in modes.items()}, repeats=repeats, device=device)
     out = {
         "task": task,
         "video": str(video),
@@ -179,7 +183,11 @@ def evaluate_footage(
         "seconds_per_frame": seconds["model"] / n_out,
     }
     if compare_dense:
-        dense = {**results["dense"], "seconds_per_frame": seconds["dense"] / n_out}
+        dense = {
+            **results["dense"],
+            "seconds_per_frame": seconds["dense"] / n_out,
+            "baseline": "same model, every unit active" if reference is None else str(reference),
+        }
         out["dense"] = dense
         out["speedup"] = seconds["dense"] / seconds["model"]
         out["psnr_drop"] = dense["psnr"] - out["psnr"]
