@@ -23,12 +23,23 @@ import torch
 
 from dynskip.assets import ASSETS, asset_path
 from dynskip.data.degrade import bi_degrade
+from dynskip.data.synthetic import SyntheticClips
 from dynskip.data.video import read_video
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
+SYNTHETIC_SIZE = (272, 640)  # HR; LR 68x160, bikes' LR size, with more motion and texture than carphone
 
-def load_clip(video: str, start: int, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+
+def load_clip(
+    video: str, start: int, frames: int, size: tuple[int, int] = SYNTHETIC_SIZE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(lq, gt)``, ``(1, T, 3, h, w)`` and ``(1, T, 3, 4h, 4w)``: a video's frames or, for ``"synthetic"``
+    or ``"synthetic<seed>"``, a synthetic clip of HR ``size`` (tuning footage; ``start`` is ignored)."""
+    if video.startswith("synthetic"):
+        seed = int(video.removeprefix("synthetic") or 3)
+        clips = SyntheticClips(task="vsr", num_samples=1, size=size, num_frames=frames, seed=seed)
+        return clips[0]["lq"][None], clips[0]["gt"][None]
     path = asset_path(video) if video in ASSETS else Path(video)
     raw = read_video(path, start=start, count=frames)
     gt = torch.from_numpy(raw).permute(0, 3, 1, 2).float() / 255.0
@@ -54,7 +65,7 @@ def timed(fn) -> tuple[float, torch.Tensor]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--video", default="carphone", help="asset name or video path")
+    p.add_argument("--video", default="carphone", help="asset name, video path, or synthetic[<seed>]")
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--weights", default="reds4", help="SkipVSR weights (built-in name or file)")

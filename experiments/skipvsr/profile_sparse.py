@@ -21,7 +21,6 @@ import torch
 from evaluate import load_clip
 
 from dynskip.archs.skipvsr_arch import SkipVSR
-from dynskip.data.synthetic import SyntheticClips
 from dynskip.models import build_model
 from dynskip.skip import fallback
 from dynskip.skip.protocol import execution_mode
@@ -30,12 +29,7 @@ OPS = ("aten::mkldnn_convolution", "aten::grid_sampler_2d")
 
 
 def clip(args: argparse.Namespace) -> torch.Tensor:
-    if args.video == "synthetic":
-        data = SyntheticClips(
-            task="vsr", num_samples=1, size=tuple(args.size), num_frames=args.frames, seed=3
-        )
-        return data[0]["lq"][None]
-    return load_clip(args.video, args.start, args.frames)[0]
+    return load_clip(args.video, args.start, args.frames, tuple(args.size))[0]
 
 
 def op_seconds(fn) -> dict[str, float]:
@@ -48,12 +42,13 @@ def op_seconds(fn) -> dict[str, float]:
 @torch.inference_mode()
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--video", default="synthetic", help="synthetic or carphone")
+    p.add_argument("--video", default="synthetic", help="synthetic[<seed>] or carphone")
     p.add_argument("--size", type=int, nargs=2, default=[272, 640], help="synthetic HR size (LR = size / 4)")
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--frames", type=int, default=10)
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--weights", default="reds4", help="SkipVSR weights (built-in name or file)")
     p.add_argument("--no-calibrate", action="store_true", help="keep the engine's default dense cut-over")
     args = p.parse_args()
     lq = clip(args)
@@ -61,7 +56,7 @@ def main() -> None:
     options = {"threshold": args.threshold}
     if "calibrate_cutover" in inspect.signature(SkipVSR).parameters:
         options["calibrate_cutover"] = not args.no_calibrate  # absent before the calibration existed
-    skip = build_model("skipvsr", weights="reds4", **options).eval()
+    skip = build_model("skipvsr", weights=args.weights, **options).eval()
     fallback.clear_fallback_cache()
     start = time.perf_counter()
     with execution_mode(skip, "sparse"):
