@@ -71,10 +71,12 @@ def test_model_implements_protocol_and_units() -> None:
     assert all(u.macs_per_pixel == 2 * 2 * 9 * 16 * 16 for u in groups)  # 2 blocks per group
 
 
-@pytest.mark.parametrize("align", [True, False])
-def test_sparse_equals_masked_emulation(align: bool) -> None:
+@pytest.mark.parametrize("align, threshold", [(True, 0.5), (False, 0.5), (True, 0.6)])
+def test_sparse_equals_masked_emulation(align: bool, threshold: float) -> None:
     model = _small(temporal_align=align)
     _random_policy(model)
+    # 0.6: most groups skip every tile every other step (deferred, summed reuse warps in sparse mode).
+    model.threshold = threshold
     model.engine_mode = "sparse"  # force the shared tile engine on every partly active group
     lr = torch.rand(2, 3, 3, 19, 29)  # batch 2, odd tile counts, cut border tiles
     calls = []
@@ -95,6 +97,9 @@ def test_sparse_equals_masked_emulation(align: bool) -> None:
     finally:
         engine.residual_block_sparse = original
     assert calls, "the sparse path must run the shared tile engine"
+    if threshold == 0.6:  # groups skipped on every tile after a first step: the deferred path ran
+        later = [m for i, m in enumerate(model.last_masks) if i % lr.shape[1]]
+        assert any(float(m[:, k].sum()) == 0 for m in later for k in range(model.num_groups))
     assert 0.05 < float(report.density(prunable_only=True)) < 0.95
     assert float(report.density()) == pytest.approx(density_masked)
     torch.testing.assert_close(sparse, masked, atol=1e-5, rtol=1e-5)

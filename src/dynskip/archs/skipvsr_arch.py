@@ -359,7 +359,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         gh, gw = logits.shape[-2:]
 
         hard = self.execution_mode in ("sparse", "masked") or not self.training
-        prev_res = self._state["prev_res"]  # per group (B, C, h, w), or None
+        prev_res = self._state["prev_res"]  # per group (B, C, h, w) (None: not kept, see defer), or None
         reuse = None
         # Sparse inference reads the warped previous residual only on the skipped pixels of each group
         # (flow_warp_at): warping all 30 x 64 channels everywhere took 2.5 s per 8.8 s dense clip
@@ -375,7 +375,19 @@ class SkipVSR(SkipKnobs, BasicVSR):
         if self.temporal_align and prev_res is not None and not reuse_at_skipped:
             # All groups' previous residuals warped in one call: (B, K * C, h, w).
             reuse = flow_warp(torch.cat(prev_res, dim=1), flow)
-        residuals = []
+        # Groups skipped on every tile in sparse inference: their reused residuals are summed and warped
+        # once before the next group that runs (a warp is linear, so this is the per-group sum up to
+        # rounding), and under a one-step cap their residual is not kept: every tile of such a group is
+        # forced to run at the next step, so nobody reads it.
+        reads_reuse_at_skipped = reuse_at_skipped and self.temporal_align and prev_res is not None
+        defer = (
+            reads_reuse_at_skipped
+            and self.refresh
+            and self.max_stale == 1
+            and self.mask_override is None
+        )
+        pending: Tensor | None = None  # summed previous residuals of deferred groups, not yet warped
+        residuals: list[Tensor | None] = []
         errors: list[Tensor] = []
         trunk_name = "backward_trunk" if direction == "backward" else "forward_trunk"
         self.recorder.record(f"{trunk_name}.stem", 1.0, out_hw=hw, batch=b)
@@ -388,8 +400,17 @@ class SkipVSR(SkipKnobs, BasicVSR):
             # One plan per (step, group): the engine's index bookkeeping, also what the MACs are counted on.
             plan = TilePlan.from_mask(m.detach()[:, 0] > 0.5, self.tile, hw)
             n_active = plan.num_active if hard else -1
+            deferred = defer and n_active == 0
+            if deferred:
+                if prev_res[k] is None:
+                    raise RuntimeError(f"{trunk_name} group {k}: skipped twice in a row under a one-step cap")
+                pending = prev_res[k] if pending is None else pending + prev_res[k]
+            elif pending is not None:
+                feat, pending = feat + flow_warp(pending, flow), None
             start = feat
-            if hard and plan.is_full:
+            if deferred:
+                pass
+            elif hard and plan.is_full:
                 for block in blocks:  # all active: exactly the dense blocks
                     feat = block(feat)
             elif hard and n_active == 0:
@@ -403,10 +424,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
             if reuse is not None and not (hard and plan.is_full):
                 mp = upsample_mask(m, self.tile, hw)
                 feat = feat + (1.0 - mp) * reuse[:, k * c : (k + 1) * c]
-            elif reuse_at_skipped and self.temporal_align and prev_res is not None and not plan.is_full:
+            elif reads_reuse_at_skipped and not deferred and not plan.is_full:
                 feat = add_warped_on_skipped(feat, prev_res[k], flow, upsample_mask(m, self.tile, hw))
             if self.temporal_align:
-                residuals.append(feat - start)
+                residuals.append(None if deferred else feat - start)
             if self.record_reuse_error:
                 # Per tile: mean squared difference between this block's residual and the reused one
                 # (zero residual without temporal alignment): the error skipping would make here.
@@ -428,6 +449,8 @@ class SkipVSR(SkipKnobs, BasicVSR):
                 actual_macs=actual,
                 overhead_macs=est_macs / self.num_groups,
             )
+        if pending is not None:
+            feat = feat + flow_warp(pending, flow)
         if frame_index == self._state["lr"].shape[1] - 1:
             self.recorder.add_map(f"mask/{trunk_name}", masks.detach().mean(1, keepdim=True))
         # Per-frame accounting (cost-weighted over groups = plain mean, groups cost the same).
