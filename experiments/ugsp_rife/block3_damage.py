@@ -8,7 +8,9 @@ seed 7) it reports, per source:
 - ``drop_all``: PSNR drop when block 3 is pruned on every tile (its flow / mask residuals dropped);
 - the share of 32-px tiles one could prune within 0.1 dB if tiles were pruned in the order of a score:
   ``oracle`` (the true per-tile damage, a bound), ``gradient`` (image texture), ``warp_residual``
-  (``|warped0 - warped1|`` after block 2, the mask heads' most direct cue).
+  (``|warped0 - warped1|`` after block 2, the mask heads' most direct cue), ``block2_flow_update`` /
+  ``block1_flow_update`` (how much that block still corrected the flow: is refinement still active
+  there?) and ``random`` (a random order, the floor).
 
 Damage of a tile = increase of its summed squared error (uint8-rounded RGB) when block 3 is pruned
 everywhere; tiles interact only through block 3's receptive field, so this is a close first-order
@@ -46,10 +48,9 @@ def sources(frames: int) -> dict[str, list[tuple[torch.Tensor, torch.Tensor, tor
 
 
 @torch.no_grad()
-def rife_pass(
-    model, img0: torch.Tensor, img1: torch.Tensor, blocks: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frame from RIFE with blocks ``blocks``.. pruned everywhere (they add nothing), and block 3's input.
+def rife_pass(model, img0: torch.Tensor, img1: torch.Tensor, blocks: int) -> tuple[torch.Tensor, dict]:
+    """Frame from RIFE with blocks ``blocks``.. pruned everywhere (they add nothing), and what the blocks
+    saw: ``seen[i]`` block ``i``'s input, ``seen[f"out{i}"]`` its ``(flow_delta, mask_delta)``.
 
     Uses IFNet's ``run_block`` hook, so padding rules and the flow / mask accumulation are RIFE's own.
     """
@@ -58,7 +59,8 @@ def rife_pass(
     def run_block(index, block, x_in, flow, scale):
         seen[index] = x_in
         if index < blocks:
-            return block(x_in, flow, scale)
+            seen[f"out{index}"] = block(x_in, flow, scale)
+            return seen[f"out{index}"]
         zeros = x_in.new_zeros((x_in.shape[0], 5, *x_in.shape[-2:]))
         return zeros[:, :4], zeros[:, 4:5]
 
@@ -69,7 +71,7 @@ def rife_pass(
         del model.run_block
     if bool(out["restarted"].any()):
         raise RuntimeError("RIFE restarted at doubled scales; this study assumes one pass")
-    return out["frame"], seen[3]
+    return out["frame"], seen
 
 
 def tile_sum(x: torch.Tensor) -> torch.Tensor:
@@ -90,9 +92,10 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     model = build_model("rife", weights="rife-v3.9").eval()
+    rng = torch.Generator().manual_seed(0)
     report = {}
     for name, triplets in sources(args.frames).items():
-        damage, gradient, residual = [], [], []
+        damage, gradient, residual, updates = [], [], [], {1: [], 2: []}
         dense_sse, pruned_sse, pixels = 0.0, 0.0, 0
         for img0, gt, img1 in triplets:
             h, w = img0.shape[-2:]
@@ -101,7 +104,12 @@ def main() -> None:
             target = (gt[None] * 255).round()
             errors = []
             for blocks in (4, 3):
-                frame, x3 = rife_pass(model, a, b, blocks)
+                frame, seen = rife_pass(model, a, b, blocks)
+                if blocks == 4:
+                    x3 = seen[3]
+                    for i in updates:
+                        flow_delta = seen[f"out{i}"][0][..., :h, :w]
+                        updates[i].append(tile_sum(flow_delta.abs().mean(1, keepdim=True)))
                 q = (frame[..., :h, :w].clamp(0, 1) * 255).round()
                 errors.append(((q - target) ** 2).mean(1, keepdim=True) / 255**2)
             dense_sse += float(errors[0].sum())
@@ -127,6 +135,11 @@ def main() -> None:
                 "oracle": prunable_share(damage_all, damage_all, allowed),
                 "gradient": prunable_share(torch.cat(gradient), damage_all, allowed),
                 "warp_residual": prunable_share(torch.cat(residual), damage_all, allowed),
+                **{
+                    f"block{i}_flow_update": prunable_share(torch.cat(u), damage_all, allowed)
+                    for i, u in sorted(updates.items(), reverse=True)
+                },
+                "random": prunable_share(torch.rand(damage_all.numel(), generator=rng), damage_all, allowed),
             },
             "tiles_with_positive_damage": float((damage_all > 0).float().mean()),
             "damage_share_of_top_20pct_tiles": float(
