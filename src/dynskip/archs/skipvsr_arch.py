@@ -380,12 +380,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         # rounding), and under a one-step cap their residual is not kept: every tile of such a group is
         # forced to run at the next step, so nobody reads it.
         reads_reuse_at_skipped = reuse_at_skipped and self.temporal_align and prev_res is not None
-        defer = (
-            reads_reuse_at_skipped
-            and self.refresh
-            and self.max_stale == 1
-            and self.mask_override is None
-        )
+        defer = reads_reuse_at_skipped and self.refresh and self.max_stale == 1 and self.mask_override is None
         pending: Tensor | None = None  # summed previous residuals of deferred groups, not yet warped
         residuals: list[Tensor | None] = []
         errors: list[Tensor] = []
