@@ -204,3 +204,15 @@ def test_finetune_experiment_composes(tmp_path: Path) -> None:
     assert cfg.model.weights == "reds4" and cfg.model.max_stale == 2
     assert cfg.task.objective.teacher_weights == "reds4" and cfg.phase1_steps == 0
     assert any(r["prefix"] == "backward_trunk.main" for r in cfg.task.module_rules)
+
+
+@needs_official
+def test_finetune_recipe_smoke_trains_through_hydra(tmp_path: Path) -> None:
+    # The phase-2 recipe on a tiny student; the teacher is the real frozen official BasicVSR.
+    overrides = [o for o in TINY if not o.startswith(("experiment=", "phase1_steps="))]
+    cfg = compose_config(
+        "train", ["experiment=skipvsr_video_finetune", *overrides, "model.weights=null"], tmp_path
+    )
+    metrics = train(cfg)
+    assert metrics["global_step"] == 2
+    assert {"train/distill", "train/budget"} <= set(metrics) and "train/label" not in metrics
