@@ -403,9 +403,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
             elif pending is not None:
                 feat, pending = feat + flow_warp(pending, flow), None
             start = feat
-            if deferred:
-                pass
-            elif hard and plan.is_full:
+            if hard and plan.is_full:
                 for block in blocks:  # all active: exactly the dense blocks
                     feat = block(feat)
             elif hard and n_active == 0:
