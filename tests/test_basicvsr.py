@@ -19,7 +19,7 @@ from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, ResidualBl
 from dynskip.assets import asset_path, package_dir
 from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
 from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
-from dynskip.models.registry import build_model, get_entry
+from dynskip.models.registry import PretrainedModel, build_model, get_entry
 
 ORACLE_PACKAGE = "_basicvsr_oracle"
 NUM_PARAMETERS = 6_291_311
@@ -150,6 +150,12 @@ def test_cardinality_registry_entry() -> None:
     entry = get_entry("basicvsr")
     assert entry.task == "vsr"
     assert set(entry.pretrained) == {"reds4", "vimeo90k-bi", "vimeo90k-bd"}
+
+
+def test_exception_pretrained_model_names_unknown_weights() -> None:
+    with pytest.raises(KeyError, match=r"'reds5' is not a built-in weights name of model 'basicvsr'.*reds4"):
+        PretrainedModel("basicvsr", "reds5")
+    assert str(PretrainedModel("basicvsr", "reds4")) == "official basicvsr (reds4)"
 
 
 # --- fidelity to the official implementation (acceptance criterion) --------------------------------

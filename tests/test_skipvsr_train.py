@@ -138,7 +138,7 @@ def test_export_roundtrip(tmp_path: Path) -> None:
     with torch.no_grad():
         torch.testing.assert_close(again(lr), model(lr), atol=1e-5, rtol=1e-4)
     # With deltas its all-active mode is no longer official BasicVSR: the baseline is named instead.
-    assert str(again.dense_reference) == "official BasicVSR (reds4)"
+    assert str(again.dense_reference) == "official basicvsr (reds4)"
     assert build_model("skipvsr", weights="reds4").dense_reference is None  # no deltas: itself, dense
 
 
@@ -146,7 +146,7 @@ def test_export_roundtrip(tmp_path: Path) -> None:
 def test_compare_dense_uses_the_named_dense_reference() -> None:
     from dynskip.assets import asset_path
     from dynskip.evaluation.footage import evaluate_footage
-    from dynskip.models.skipvsr import OfficialBasicVSR
+    from dynskip.models.registry import PretrainedModel
 
     torch.manual_seed(0)
     model = build_model("skipvsr", weights="reds4").eval()
@@ -154,12 +154,12 @@ def test_compare_dense_uses_the_named_dense_reference() -> None:
         model.conv_last.bias.add_(0.05)  # a visibly different "fine-tuned" backbone
     video = asset_path("carphone")
     own_dense = evaluate_footage(model, "vsr", video, frames=3, compare_dense=True, repeats=1)
-    model.dense_reference = OfficialBasicVSR("reds4")
+    model.dense_reference = PretrainedModel("basicvsr", "reds4")
     named = evaluate_footage(model, "vsr", video, frames=3, compare_dense=True, repeats=1)
     official = evaluate_footage(
         build_model("skipvsr", weights="reds4", threshold=0.0).eval(), "vsr", video, frames=3, repeats=1
     )
-    assert named["dense"]["baseline"] == "official BasicVSR (reds4)"
+    assert named["dense"]["baseline"] == "official basicvsr (reds4)"
     assert named["dense"]["psnr"] == pytest.approx(official["psnr"], abs=1e-6)
     assert abs(own_dense["dense"]["psnr"] - official["psnr"]) > 0.05
 

@@ -135,6 +135,24 @@ def test_shipped_checkpoint_runs_sparse() -> None:
     assert set(report.maps) == {"mask/block2", "mask/block3"}
 
 
+def test_export_with_backbone_deltas_names_official_rife_as_baseline(tmp_path) -> None:
+    from dynskip.models.ugsp_rife import export_checkpoint
+
+    model = build_model("ugsp-rife", weights="rife-v3.9").eval()
+    assert model.dense_reference is None  # heads only: its own dense mode is RIFE v3.9
+    with torch.no_grad():
+        model.block3.lastconv.bias.add_(0.01)  # a fine-tuned backbone tensor
+    path = export_checkpoint(model, tmp_path / "ft.pt")
+    assert list(torch.load(path, weights_only=True)["backbone_deltas"]) == ["block3.lastconv.bias"]
+    again = build_model("ugsp-rife", weights=str(path)).eval()
+    img0, img1 = _pair(64, 64, seed=4)
+    with torch.no_grad():
+        torch.testing.assert_close(again(img0, img1), model(img0, img1))
+        reference = again.dense_reference()
+        assert torch.equal(reference(img0, img1), build_model("rife", weights="rife-v3.9")(img0, img1))
+    assert str(again.dense_reference) == "official rife (rife-v3.9)"
+
+
 def test_soft_masks_train_the_heads() -> None:
     model = build_model("ugsp-rife").train()
     model.execution_mode = "train"

@@ -182,9 +182,6 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.last_inputs: list[Tensor] = []
         self.last_flows: list[Tensor | None] = []
         self.frame_density: Tensor | None = None
-        # The dense baseline to compare against when it is not this model with every block on (a
-        # callable returning a module; set by checkpoint loaders for fine-tuned backbones), else None.
-        self.dense_reference = None
 
     # --- protocol ------------------------------------------------------------------------------
     def block_macs_per_pixel(self) -> int:

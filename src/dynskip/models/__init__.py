@@ -6,6 +6,6 @@ from dynskip.models import rife as _rife  # noqa: F401
 from dynskip.models import skipvsr as _skipvsr  # noqa: F401
 from dynskip.models import ugsp as _ugsp  # noqa: F401
 from dynskip.models import ugsp_rife as _ugsp_rife  # noqa: F401
-from dynskip.models.registry import build_model, get_entry, list_models, register_model
+from dynskip.models.registry import PretrainedModel, build_model, get_entry, list_models, register_model
 
-__all__ = ["build_model", "get_entry", "list_models", "register_model"]
+__all__ = ["PretrainedModel", "build_model", "get_entry", "list_models", "register_model"]

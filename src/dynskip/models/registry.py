@@ -77,3 +77,28 @@ def build_model(name: str, weights: str | Path | None = None, **kwargs) -> nn.Mo
     if weights is not None:
         entry.load_weights(model, resolve_weights(name, weights))
     return model
+
+
+class PretrainedModel:
+    """``build_model(name, weights=weights)`` deferred until called (built-in weights names only).
+
+    A skipping model whose backbone was fine-tuned carries one as ``dense_reference``: its own all-on
+    mode is then no longer the official network, so dense baselines and frozen teachers build this.
+    """
+
+    def __init__(self, name: str, weights: str) -> None:
+        if weights not in get_entry(name).pretrained:
+            raise KeyError(
+                f"'{weights}' is not a built-in weights name of model '{name}'; "
+                f"known {sorted(get_entry(name).pretrained)}"
+            )
+        self.name, self.weights = name, weights
+
+    def __call__(self) -> nn.Module:
+        return build_model(self.name, weights=self.weights)
+
+    def __str__(self) -> str:
+        return f"official {self.name} ({self.weights})"
+
+    def __repr__(self) -> str:
+        return f"PretrainedModel({self.name!r}, {self.weights!r})"

@@ -25,7 +25,7 @@ from torch import Tensor
 from dynskip.archs.skipvsr_arch import SkipVSR
 from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
 from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
-from dynskip.models.registry import build_model, register_model, resolve_weights
+from dynskip.models.registry import PretrainedModel, register_model, resolve_weights
 
 FORMAT = "skipvsr-v1"
 ESTIMATOR_PREFIXES = ("backward_estimator.", "forward_estimator.")
@@ -77,20 +77,6 @@ def export_skipvsr_checkpoint(
     return path
 
 
-class OfficialBasicVSR:
-    """Builds the official BasicVSR ``weights`` (a registry name): the dense baseline of a SkipVSR whose
-    backbone carries fine-tuned deltas, whose own all-active mode is no longer official BasicVSR."""
-
-    def __init__(self, weights: str) -> None:
-        self.weights = weights
-
-    def __call__(self) -> torch.nn.Module:
-        return build_model("basicvsr", weights=self.weights)
-
-    def __str__(self) -> str:
-        return f"official BasicVSR ({self.weights})"
-
-
 def _load_skipvsr_format(model: SkipVSR, obj: Mapping[str, Any], source: str) -> None:
     config = obj.get("config", {})
     own = model_config(model)
@@ -111,13 +97,14 @@ def _load_skipvsr_format(model: SkipVSR, obj: Mapping[str, Any], source: str) ->
         state[key] = (state[key].float() + diff.float()).to(state[key].dtype)
     state.update(obj["estimator"])
     load_state_dict_strict(model, state, source=source)
-    model.dense_reference = OfficialBasicVSR(backbone) if obj.get("backbone_delta") else None
+    model.dense_reference = PretrainedModel("basicvsr", backbone) if obj.get("backbone_delta") else None
 
 
 def load_skipvsr_weights(model: SkipVSR, path: Path) -> None:
     """Load any of the formats of the module docstring strictly into ``model``."""
     obj = read_checkpoint(path)
     source = str(path)
+    model.dense_reference = None  # set again below for a checkpoint with backbone deltas
     if obj.get("format") == FORMAT:
         _load_skipvsr_format(model, obj, source)
         return

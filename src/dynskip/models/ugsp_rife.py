@@ -26,7 +26,7 @@ from torch import Tensor
 from dynskip.archs.ugsp_rife_arch import UGSPRIFE
 from dynskip.assets import asset_path
 from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
-from dynskip.models.registry import register_model
+from dynskip.models.registry import PretrainedModel, register_model
 from dynskip.models.rife import read_rife_state
 
 FORMAT = "dynskip.ugsp_rife/1"
@@ -47,13 +47,18 @@ def _backbone_state(model: UGSPRIFE) -> dict[str, Tensor]:
 def load_ugsp_rife_weights(model: UGSPRIFE, path: Path) -> None:
     """Load a UGSP-RIFE checkpoint (our format), an official RIFE file, or a full state dict, strictly."""
     state = read_checkpoint(path)
+    model.dense_reference = None  # set again below for a checkpoint with backbone deltas
     if state.get("format") == FORMAT:
-        backbone = read_rife_state(asset_path(str(state.get("backbone", "rife-v3.9"))))
+        backbone_name = str(state.get("backbone", "rife-v3.9"))
+        backbone = read_rife_state(asset_path(backbone_name))
         for key, delta in dict(state.get("backbone_deltas", {})).items():
             if key not in backbone:
                 raise CheckpointMismatchError(f"{path}: backbone delta for unknown key {key}")
             backbone[key] = backbone[key] + delta
         load_state_dict_strict(model, {**backbone, **dict(state["heads"])}, source=str(path))
+        # Fine-tuned backbone: its own dense mode is no longer the official RIFE, which stays the baseline.
+        deltas = state.get("backbone_deltas")
+        model.dense_reference = PretrainedModel("rife", backbone_name) if deltas else None
         return
     if any(k.startswith(HEAD_PREFIXES) for k in state):
         load_state_dict_strict(model, state, source=str(path))

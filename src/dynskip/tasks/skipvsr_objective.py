@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dynskip.models.skipvsr import OfficialBasicVSR
+from dynskip.models.registry import PretrainedModel
 from dynskip.skip.protocol import execution_mode
 
 
@@ -127,7 +127,7 @@ class SkipVSRObjective(nn.Module):
     def frozen_teacher(self, like: Tensor) -> nn.Module:
         """The dense BasicVSR of ``teacher_weights``, frozen, on ``like``'s device (built on first use)."""
         if not self._teacher:
-            teacher = OfficialBasicVSR(self.teacher_weights)().eval().requires_grad_(False)
+            teacher = PretrainedModel("basicvsr", self.teacher_weights)().eval().requires_grad_(False)
             self._teacher.append(teacher)
         return self._teacher[0].to(like.device)
 
