@@ -40,6 +40,27 @@ def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:
     return 10 * np.log10(255**2 / max(mse, 1e-10))
 
 
+Triplet = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (img0, gt, img1), each (3, H, W)
+
+
+@torch.no_grad()
+def dense_psnr(model: torch.nn.Module, triplets: list[Triplet]) -> dict:
+    """Mean PSNR of the dense baseline on ``(img0, gt, img1)`` triplets, and of ``model``'s own dense mode.
+
+    The baseline is official RIFE v3.9: ``model.dense_reference`` when its backbone was fine-tuned,
+    else its own dense mode (then both figures are equal).
+    """
+
+    def mean_psnr(net: torch.nn.Module) -> float:
+        return statistics.fmean(psnr_u8(net(a[None], b[None])[0], gt) for a, gt, b in triplets)
+
+    with execution_mode(model, "dense"):
+        own = mean_psnr(model)
+    reference = model.dense_reference
+    baseline = own if reference is None else mean_psnr(reference().eval())
+    return {"dense_psnr": baseline, "own_dense_psnr": own, "baseline": str(reference or "own dense mode")}
+
+
 @torch.no_grad()
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
@@ -55,11 +76,7 @@ def run(args: argparse.Namespace) -> dict:
         "threads": args.threads,
         "thresholds": {},
     }
-    dense_psnr = []
-    with execution_mode(model, "dense"):
-        for a, gt, b in triplets:
-            dense_psnr.append(psnr_u8(model(a[None], b[None])[0], gt))
-    results["dense_psnr"] = statistics.fmean(dense_psnr)
+    results.update(dense_psnr(model, triplets))
     for thr in args.thresholds:
         model.threshold = thr
         psnrs, saved, levels = [], [], {}

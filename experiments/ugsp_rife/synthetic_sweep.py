@@ -10,7 +10,7 @@ import json
 import statistics
 
 import torch
-from measure import psnr_u8
+from measure import dense_psnr, psnr_u8
 
 from dynskip.data.synthetic import SyntheticClips
 from dynskip.models import build_model
@@ -32,9 +32,9 @@ def main() -> None:
     data = SyntheticClips(task="vfi", num_samples=args.samples, size=size, seed=7, max_speed=args.speed)
     model = build_model("ugsp-rife", weights=args.weights, prune_padding=not args.keep_padding).eval()
     samples = [data[i] for i in range(len(data))]
-    with execution_mode(model, "dense"):
-        dense = [psnr_u8(model(s["img0"][None], s["img1"][None])[0], s["gt"]) for s in samples]
-    out = {"size": args.size, "speed": args.speed, "dense_psnr": statistics.fmean(dense), "thresholds": {}}
+    out = {"size": args.size, "speed": args.speed, "weights": args.weights}
+    out.update(dense_psnr(model, [(s["img0"], s["gt"], s["img1"]) for s in samples]), thresholds={})
+    print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:
         model.threshold = thr
         psnr, saved, b3 = [], [], []
