@@ -13,7 +13,7 @@ from dynskip.assets import asset_path
 from dynskip.data.augment import Augment
 from dynskip.data.degrade import bd_degrade, bi_degrade
 from dynskip.data.errors import MissingDataError, TruncatedVideoError
-from dynskip.data.synthetic import SyntheticClips
+from dynskip.data.synthetic import SyntheticClips, _dead_leaves
 from dynskip.data.video import VideoWriter, read_video
 from dynskip.data.video_clips import VideoClips
 
@@ -70,19 +70,24 @@ def test_video_clip_errors_name_the_source(tmp_path):
         VideoClips(tmp_path / "short.mp4", num_frames=9)
 
 
-def test_synthetic_vsr_is_deterministic_per_index():
-    data = SyntheticClips("vsr", num_samples=3, size=(32, 48), num_frames=4, seed=7)
-    first, again = data[1], SyntheticClips("vsr", num_samples=3, size=(32, 48), num_frames=4, seed=7)[1]
+@pytest.mark.parametrize("texture", ["noise", "dead_leaves"])
+def test_synthetic_vsr_is_deterministic_per_index(texture: str):
+    data = SyntheticClips("vsr", num_samples=3, size=(32, 48), num_frames=4, seed=7, texture=texture)
+    first = data[1]
+    again = SyntheticClips("vsr", num_samples=3, size=(32, 48), num_frames=4, seed=7, texture=texture)[1]
     assert first["gt"].shape == (4, 3, 32, 48) and first["lq"].shape == (4, 3, 8, 12)
     assert torch.equal(first["gt"], again["gt"]) and first["key"] == again["key"] == "synthetic-vsr/7/000001"
     assert not torch.equal(first["gt"], data[2]["gt"])
-    assert not torch.equal(first["gt"], SyntheticClips("vsr", 3, (32, 48), 4, seed=8)[1]["gt"])
+    assert not torch.equal(
+        first["gt"], SyntheticClips("vsr", 3, (32, 48), 4, seed=8, texture=texture)[1]["gt"]
+    )
     assert torch.equal(first["lq"], bi_degrade(first["gt"]))
     assert torch.equal(first["gt"] * 255, (first["gt"] * 255).round())  # 8-bit like real frames
 
 
-def test_synthetic_background_moves_by_the_reported_motion():
-    data = SyntheticClips("vsr", num_samples=2, size=64, num_frames=2, seed=1, max_speed=2.5)
+@pytest.mark.parametrize("texture", ["noise", "dead_leaves"])
+def test_synthetic_background_moves_by_the_reported_motion(texture: str):
+    data = SyntheticClips("vsr", num_samples=2, size=64, num_frames=2, seed=1, max_speed=2.5, texture=texture)
     motion = data.motion(0)
     gt = data[0]["gt"]
     flow = torch.tensor(motion.background).view(1, 2, 1, 1).expand(1, 2, 64, 64).float()
@@ -97,6 +102,18 @@ def test_synthetic_background_moves_by_the_reported_motion():
     known = (back - gt[0]).abs()[:, keep].mean()
     static = (gt[1] - gt[0]).abs()[:, keep].mean()
     assert known < 0.01 and known < static / 5
+
+
+def test_dead_leaves_have_leaves_at_many_scales():
+    texture = _dead_leaves(np.random.default_rng(0), 96, 128)
+    assert texture.shape == (3, 96, 128) and texture.min() >= 0.0 and texture.max() <= 1.0
+    # Flat leaves: count the pixels of each colour (anti-aliased edge pixels are mixtures, left out).
+    _, counts = texture.flatten(1).T.unique(dim=0, return_counts=True)
+    leaves = counts[counts >= 4].float() / texture[0].numel()
+    assert len(leaves) > 50  # many small leaves ...
+    assert leaves.max() > 0.02  # ... and large ones (r^-3 radii), not one scale
+    with pytest.raises(ValueError, match="texture"):
+        SyntheticClips("vfi", texture="clouds")
 
 
 def test_synthetic_vfi_triplets_and_timesteps():

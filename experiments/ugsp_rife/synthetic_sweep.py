@@ -26,13 +26,16 @@ def main() -> None:
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 0.02, 0.05, 0.1, 0.3, 0.5])
     p.add_argument("--weights", default="rife-v3.9")
     p.add_argument("--keep-padding", action="store_true", help="do not prune the padding tiles")
+    p.add_argument("--texture", default="noise", help="noise or dead_leaves (dynskip.data.synthetic)")
     args = p.parse_args()
     torch.set_num_threads(1)
     size = tuple(args.size)
-    data = SyntheticClips(task="vfi", num_samples=args.samples, size=size, seed=7, max_speed=args.speed)
+    data = SyntheticClips(
+        task="vfi", num_samples=args.samples, size=size, seed=7, max_speed=args.speed, texture=args.texture
+    )
     model = build_model("ugsp-rife", weights=args.weights, prune_padding=not args.keep_padding).eval()
     samples = [data[i] for i in range(len(data))]
-    out = {"size": args.size, "speed": args.speed, "weights": args.weights}
+    out = {"size": args.size, "speed": args.speed, "texture": args.texture, "weights": args.weights}
     out.update(dense_psnr(model, [(s["img0"], s["gt"], s["img1"]) for s in samples]), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:

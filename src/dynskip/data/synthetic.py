@@ -1,5 +1,11 @@
 """Synthetic clips with known motion: a random texture translating globally plus a textured disc moving
 on its own, both at sub-pixel speeds. Deterministic per ``(seed, index)``; no files needed.
+
+Two textures: ``noise`` (multi-scale smooth noise plus a few hard-edged rectangles) and ``dead_leaves``
+(occluding discs with radii drawn from ``r^-3``: the scale-invariant model whose edge, size and
+spectrum statistics match natural images; Lee, Mumford & Huang 2001). Dead leaves carry edges and
+occlusions at every scale, as real footage does, where the smooth noise has almost none below its
+coarsest octave.
 """
 
 from __future__ import annotations
@@ -50,6 +56,42 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> Tensor:
     return image.float()
 
 
+def _dead_leaves(rng: np.random.Generator, height: int, width: int) -> Tensor:
+    """``(3, height, width)`` dead-leaves texture in [0, 1], anti-aliased by 2x supersampling.
+
+    Leaves are painted front to back, each only where no nearer leaf lies, until 99.9% of the canvas
+    is covered (equivalent to an endless stack painted back to front); radii follow ``p(r) ~ r^-3`` on
+    ``[3, max(6, min(h, w) / 3)]`` pixels, colours a random grey level with a mild tint.
+    """
+    ss = 2  # supersampling factor
+    h2, w2 = height * ss, width * ss
+    image = np.zeros((h2, w2, 3), dtype=np.float32)
+    covered = np.zeros((h2, w2), dtype=bool)
+    r_min, r_max = 3.0 * ss, max(6.0, min(height, width) / 3.0) * ss
+    to_cover, painted, batch = int(0.999 * h2 * w2), 0, 256
+    while painted < to_cover:
+        u = rng.random(batch)  # inverse CDF of r^-3 on [r_min, r_max]
+        radii = (r_min**-2 + u * (r_max**-2 - r_min**-2)) ** -0.5
+        centres = rng.random((batch, 2)) * (h2, w2)
+        grey = rng.random(batch)[:, None]
+        colours = np.clip(grey + 0.15 * rng.standard_normal((batch, 3)), 0.0, 1.0)
+        for r, (cy, cx), colour in zip(radii, centres, colours, strict=True):
+            y0, y1 = max(0, int(cy - r)), min(h2, int(cy + r) + 1)
+            x0, x1 = max(0, int(cx - r)), min(w2, int(cx + r) + 1)
+            if y0 >= y1 or x0 >= x1:
+                continue
+            yy, xx = np.ogrid[y0:y1, x0:x1]
+            new = ((yy + 0.5 - cy) ** 2 + (xx + 0.5 - cx) ** 2 <= r * r) & ~covered[y0:y1, x0:x1]
+            image[y0:y1, x0:x1][new] = colour
+            covered[y0:y1, x0:x1] |= new
+            painted += int(new.sum())
+    out = torch.from_numpy(image).permute(2, 0, 1)[None]
+    return F.avg_pool2d(out, ss)[0].contiguous()
+
+
+TEXTURES = {"noise": _texture, "dead_leaves": _dead_leaves}
+
+
 def _sample(canvas: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
     """Bicubic sample of ``(C, Hc, Wc)`` at pixel coordinates ``xs``, ``ys`` of shape ``(H, W)``."""
     hc, wc = canvas.shape[-2:]
@@ -69,6 +111,7 @@ class SyntheticClips(RestorationDataset):
         seed: sample ``i`` is a pure function of ``(seed, i)``.
         scale, degradation: VSR LQ generation.
         max_speed: largest |dx|, |dy| in pixels per frame.
+        texture: ``noise`` or ``dead_leaves`` (see the module docstring), for background and disc.
         timestep: VFI target time; None draws it uniformly in (0, 1) per sample.
         augment: training augmentation.
     """
@@ -85,8 +128,10 @@ class SyntheticClips(RestorationDataset):
         max_speed: float = 2.0,
         timestep: float | None = 0.5,
         augment: Augment | None = None,
+        texture: str = "noise",
     ) -> None:
         self.task = require_choice("task", task, ("vsr", "vfi"))
+        self.texture = require_choice("texture", texture, tuple(TEXTURES))
         self.degradation = require_choice("degradation", degradation, DEGRADATIONS)
         self.size = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
         if len(self.size) != 2 or min(self.size) < 16:
@@ -127,9 +172,10 @@ class SyntheticClips(RestorationDataset):
         motion, rng = self._scene(index)
         h, w = self.size
         margin = math.ceil(self.max_speed * max(abs(t) for t in times)) + 4
-        background = _texture(rng, h + 2 * margin, w + 2 * margin)
+        texture = TEXTURES[self.texture]
+        background = texture(rng, h + 2 * margin, w + 2 * margin)
         disc_half = math.ceil(motion.object_radius) + 3
-        disc = _texture(rng, 2 * disc_half + 1, 2 * disc_half + 1)
+        disc = texture(rng, 2 * disc_half + 1, 2 * disc_half + 1)
         ys, xs = torch.meshgrid(
             torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
         )
