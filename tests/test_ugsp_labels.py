@@ -10,7 +10,8 @@ import torch
 
 from dynskip.config import compose_config
 from dynskip.losses import laplacian_nll
-from dynskip.train import train
+from dynskip.models import build_model
+from dynskip.train import build_components, train
 from dynskip.ugsp.labels import (
     LabelCache,
     LabelSettings,
@@ -151,3 +152,18 @@ def test_phase1_then_phase2_smoke_train_through_hydra(tmp_path: Path) -> None:
     mixed = ["experiment=ugsp_rife_video_mixed", *PHASE2_SMOKE, *SMOKE]
     mixed = compose_config("train", mixed, tmp_path / "p3")
     assert mixed.data.train.datasets[1].size == [96, 96]
+
+
+def test_backbone_finetune_recipe_smoke_trains_through_hydra(tmp_path: Path) -> None:
+    overrides = ["experiment=ugsp_rife_video_finetune", *PHASE2_SMOKE, *SMOKE]
+    cfg = compose_config("train", overrides, tmp_path)
+    assert cfg.model.train_backbone and cfg.model.weights == "rife-v3.9"
+    assert [r["prefix"] for r in cfg.task.module_rules] == ["block0", "block1", "block2", "block3"]
+    datamodule, task, trainer = build_components(cfg)
+    trainer.fit(task, datamodule=datamodule)
+    assert trainer.global_step == 2
+    groups = {g["name"]: g["lr"] for g in trainer.optimizers[0].param_groups}
+    assert groups["block3"] == pytest.approx(0.01 * cfg.task.lr)
+    official = build_model("rife", weights="rife-v3.9").state_dict()
+    moved = task.model.state_dict()
+    assert not torch.equal(moved["block3.convblock.0.0.weight"], official["block3.convblock.0.0.weight"])
