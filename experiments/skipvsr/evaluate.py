@@ -71,6 +71,9 @@ def main() -> None:
     p.add_argument("--weights", default="reds4", help="SkipVSR weights (built-in name or file)")
     p.add_argument("--no-align", action="store_true")
     p.add_argument("--no-refresh", action="store_true", help="let a (tile, block) skip on consecutive steps")
+    p.add_argument(
+        "--max-stale", type=int, default=1, help="with refresh: consecutive skips allowed per unit"
+    )
     p.add_argument("--thresholds", default="0,0.3,0.4,0.5,0.6,0.7,0.8,0.9")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--mode", default="sparse", choices=["sparse", "masked"])
@@ -86,7 +89,11 @@ def main() -> None:
     lq, gt = load_clip(args.video, args.start, args.frames)
     dense = build_model("basicvsr", weights="reds4").eval()
     skip = build_model(
-        "skipvsr", weights=args.weights, temporal_align=not args.no_align, refresh=not args.no_refresh
+        "skipvsr",
+        weights=args.weights,
+        temporal_align=not args.no_align,
+        refresh=not args.no_refresh,
+        max_stale=args.max_stale,
     ).eval()
     thresholds = [float(t) for t in args.thresholds.split(",")]
     mode = "masked" if args.no_timing else args.mode
