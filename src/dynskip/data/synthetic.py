@@ -2,10 +2,10 @@
 on its own, both at sub-pixel speeds. Deterministic per ``(seed, index)``; no files needed.
 
 Two textures: ``noise`` (multi-scale smooth noise plus a few hard-edged rectangles) and ``dead_leaves``
-(occluding discs with radii drawn from ``r^-3``: the scale-invariant model whose edge, size and
-spectrum statistics match natural images; Lee, Mumford & Huang 2001). Dead leaves carry edges and
-occlusions at every scale, as real footage does, where the smooth noise has almost none below its
-coarsest octave.
+(occluding discs with radii drawn from ``r^-3``: the occlusion model that reproduces the scale
+invariance and much of the statistics of natural images; Lee, Mumford & Huang 2001). Dead leaves
+carry edges and occlusions at every scale, as real footage does, where the smooth noise has almost
+none below its coarsest octave.
 """
 
 from __future__ import annotations
