@@ -35,11 +35,15 @@ def load_clip(
     video: str, start: int, frames: int, size: tuple[int, int] = SYNTHETIC_SIZE
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(lq, gt)``, ``(1, T, 3, h, w)`` and ``(1, T, 3, 4h, 4w)``: a video's frames or, for ``"synthetic"``
-    or ``"synthetic<seed>"``, a synthetic clip of HR ``size`` (tuning footage; ``start`` is ignored)."""
-    if video.startswith("synthetic"):
-        seed = int(video.removeprefix("synthetic") or 3)
-        clips = SyntheticClips(task="vsr", num_samples=1, size=size, num_frames=frames, seed=seed)
-        return clips[0]["lq"][None], clips[0]["gt"][None]
+    / ``"synthetic<seed>"`` (noise texture) or ``"deadleaves<seed>"``, a synthetic clip of HR ``size``
+    (tuning footage; ``start`` is ignored)."""
+    for prefix, texture in (("synthetic", "noise"), ("deadleaves", "dead_leaves")):
+        if video.startswith(prefix):
+            seed = int(video.removeprefix(prefix) or 3)
+            clips = SyntheticClips(
+                task="vsr", num_samples=1, size=size, num_frames=frames, seed=seed, texture=texture
+            )
+            return clips[0]["lq"][None], clips[0]["gt"][None]
     path = asset_path(video) if video in ASSETS else Path(video)
     raw = read_video(path, start=start, count=frames)
     gt = torch.from_numpy(raw).permute(0, 3, 1, 2).float() / 255.0
@@ -65,7 +69,9 @@ def timed(fn) -> tuple[float, torch.Tensor]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--video", default="carphone", help="asset name, video path, or synthetic[<seed>]")
+    p.add_argument(
+        "--video", default="carphone", help="asset name, video path, synthetic[<seed>] or deadleaves[<seed>]"
+    )
     p.add_argument("--start", type=int, default=0)
     p.add_argument("--frames", type=int, default=30)
     p.add_argument("--weights", default="reds4", help="SkipVSR weights (built-in name or file)")
