@@ -5,7 +5,13 @@ the top ``q`` by the head's ``p_keep`` ("head"), or a random ``q`` ("random", th
 baseline). Masked mode (same numbers as sparse). Allowed footage only: carphone frames 90..119 and
 synthetic clips (noise / dead leaves, seed 7).
 
+Besides the PSNR drop it splits the squared error (against the ground truth, relative to dense RIFE's)
+between pixels of active and of pruned block-3 tiles: an active tile is exact only if its neighbours'
+pruning does not reach it. ``--fill input`` replaces UGSP's zeros at pruned positions inside the
+convblock by each layer's input (a pass-through), to see whether a softer fill spares the neighbours.
+
     OMP_NUM_THREADS=1 python experiments/ugsp_rife/rank_keep.py --weights rife-v3.9 --json out.json
+    OMP_NUM_THREADS=1 python experiments/ugsp_rife/rank_keep.py --sources noise dead_leaves --fill input
 """
 
 from __future__ import annotations
@@ -18,11 +24,39 @@ import torch
 from measure import dense_psnr, psnr_u8, read_frames
 
 from dynskip.archs import ugsp_rife_arch
+from dynskip.archs.pruning import expand_mask
 from dynskip.data.synthetic import SyntheticClips
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
 ORIGINAL_SAMPLE_MASK = ugsp_rife_arch.sample_mask
+ORIGINAL_PRUNED_CHAIN = ugsp_rife_arch.run_pruned_chain
+
+
+def pass_through_chain(x: torch.Tensor, layers: torch.nn.Sequential, mask: torch.Tensor, mode: str):
+    """Masked chain whose pruned positions carry each layer's input instead of zeros (masked mode)."""
+    if mode != "masked":
+        return ORIGINAL_PRUNED_CHAIN(x, layers, mask, mode)
+    m = expand_mask(mask, tuple(x.shape[-2:]))
+    y = x
+    for layer in layers:
+        y = m * layer(y) + (1 - m) * y
+    return m * y  # pruned positions: a zero residual, as in UGSP's semantics
+
+
+def add_error_split(
+    acc: dict, pred: torch.Tensor, dense: torch.Tensor, gt: torch.Tensor, tiles: torch.Tensor, tile: int
+) -> None:
+    """Add the squared errors of ``pred`` and ``dense`` (``(3, H, W)``) against ``gt`` on the pixels of
+    active / pruned tiles (``tiles``: the ``(1, 1, gh, gw)`` block-3 mask on the padded grid) to ``acc``."""
+    h, w = gt.shape[-2:]
+    active = tiles.float().repeat_interleave(tile, -2).repeat_interleave(tile, -1)[0, 0, :h, :w].bool()
+    err_pred = ((pred.clamp(0, 1) - gt) ** 2).mean(0)
+    err_dense = ((dense.clamp(0, 1) - gt) ** 2).mean(0)
+    for name, where in (("active", active), ("pruned", ~active)):
+        sums = acc.setdefault(name, [0.0, 0.0])
+        sums[0] += float(err_dense[where].sum())
+        sums[1] += float(err_pred[where].sum())
 
 
 def ranked_sample_mask(
@@ -69,29 +103,41 @@ def main() -> None:
     p.add_argument("--sources", nargs="+", default=["carphone", "noise", "dead_leaves"])
     p.add_argument("--keep", type=float, nargs="+", default=[0.2, 0.4, 0.6])
     p.add_argument("--samples", type=int, default=8)
+    p.add_argument(
+        "--fill", choices=["zeros", "input"], default="zeros", help="pruned positions in the chain"
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(1)
+    if args.fill == "input":
+        ugsp_rife_arch.run_pruned_chain = pass_through_chain
     model = build_model("ugsp-rife", weights=args.weights).eval()
-    out: dict = {"weights": args.weights, "sources": {}}
+    out: dict = {"weights": args.weights, "fill": args.fill, "sources": {}}
     for source in args.sources:
         triplets = triplets_for(source, args.samples)
         row = dense_psnr(model, triplets)
         h, w = triplets[0][0].shape[-2:]
         tile = model.tile_px[3]
         finest = (-(-h // 128) * 128 // tile, -(-w // 128) * 128 // tile)
+        with execution_mode(model, "dense"):
+            dense = [model(a[None], b[None])[0] for a, _, b in triplets]
         for order in ("head", "random"):
             for keep in args.keep:
                 ugsp_rife_arch.sample_mask = ranked_sample_mask(keep, order, (h, w), finest, tile)
-                psnr, saved = [], []
+                psnr, saved, split = [], [], {}
                 with execution_mode(model, "masked"):
-                    for a, gt, b in triplets:
-                        psnr.append(psnr_u8(model(a[None], b[None])[0], gt))
-                        saved.append(model.skip_report().macs_saved_fraction())
+                    for (a, gt, b), ref in zip(triplets, dense, strict=True):
+                        pred = model(a[None], b[None])[0]
+                        psnr.append(psnr_u8(pred, gt))
+                        report = model.skip_report()
+                        saved.append(report.macs_saved_fraction())
+                        add_error_split(split, pred, ref, gt, report.maps["mask/block3"], tile)
                 ugsp_rife_arch.sample_mask = ORIGINAL_SAMPLE_MASK
                 row[f"{order}@{keep}"] = {
                     "psnr_drop": row["dense_psnr"] - statistics.fmean(psnr),
                     "macs_saved": statistics.fmean(saved),
+                    # squared error over dense RIFE's, inside active / pruned block-3 tiles
+                    **{f"mse_ratio_{k}": v[1] / max(v[0], 1e-12) for k, v in split.items()},
                 }
                 print(source, order, keep, row[f"{order}@{keep}"], flush=True)
         out["sources"][source] = row
