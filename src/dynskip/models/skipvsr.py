@@ -97,7 +97,8 @@ def _load_skipvsr_format(model: SkipVSR, obj: Mapping[str, Any], source: str) ->
         state[key] = (state[key].float() + diff.float()).to(state[key].dtype)
     state.update(obj["estimator"])
     load_state_dict_strict(model, state, source=source)
-    model.dense_reference = PretrainedModel("basicvsr", backbone) if obj.get("backbone_delta") else None
+    if obj.get("backbone_delta"):  # its all-active mode is no longer the official network
+        model.dense_reference = PretrainedModel("basicvsr", backbone)
 
 
 def load_skipvsr_weights(model: SkipVSR, path: Path) -> None:

@@ -56,9 +56,8 @@ def load_ugsp_rife_weights(model: UGSPRIFE, path: Path) -> None:
                 raise CheckpointMismatchError(f"{path}: backbone delta for unknown key {key}")
             backbone[key] = backbone[key] + delta
         load_state_dict_strict(model, {**backbone, **dict(state["heads"])}, source=str(path))
-        # Fine-tuned backbone: its own dense mode is no longer the official RIFE, which stays the baseline.
-        deltas = state.get("backbone_deltas")
-        model.dense_reference = PretrainedModel("rife", backbone_name) if deltas else None
+        if state.get("backbone_deltas"):  # its own dense mode is no longer the official RIFE
+            model.dense_reference = PretrainedModel("rife", backbone_name)
         return
     if any(k.startswith(HEAD_PREFIXES) for k in state):
         load_state_dict_strict(model, state, source=str(path))
