@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dynskip.assets import ASSETS, asset_path
+from dynskip.data.synthetic import SyntheticClips
 from dynskip.data.video import read_video
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
@@ -41,6 +42,16 @@ def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:
 
 
 Triplet = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (img0, gt, img1), each (3, H, W)
+
+
+def synthetic_triplets(
+    samples: int, speed: float = 8.0, texture: str = "noise", size: tuple[int, int] = (272, 480)
+) -> list[Triplet]:
+    """The held-out synthetic VFI triplets (seed 7; training clips use other seeds)."""
+    data = SyntheticClips(
+        task="vfi", num_samples=samples, size=size, seed=7, max_speed=speed, texture=texture
+    )
+    return [(s["img0"], s["gt"], s["img1"]) for s in (data[i] for i in range(samples))]
 
 
 @torch.no_grad()

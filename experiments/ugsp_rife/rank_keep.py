@@ -21,11 +21,11 @@ import json
 import statistics
 
 import torch
-from measure import dense_psnr, psnr_u8, read_frames
+from measure import dense_psnr, psnr_u8, read_frames, synthetic_triplets
 
 from dynskip.archs import ugsp_rife_arch
-from dynskip.archs.pruning import expand_mask
-from dynskip.data.synthetic import SyntheticClips
+from dynskip.archs.pruning import expand_mask, valid_tile_mask
+from dynskip.archs.rife_arch import PAD_MULTIPLE
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
@@ -75,9 +75,8 @@ def ranked_sample_mask(
             score = logits.softmax(dim=1)[:, 1:2]
         else:
             score = torch.rand(logits[:, :1].shape, generator=generator)
-        rows = torch.arange(finest[0]) * tile < valid_hw[0]
-        cols = torch.arange(finest[1]) * tile < valid_hw[1]
-        valid = (rows[:, None] & cols[None, :]).flatten()
+        padded = (finest[0] * tile, finest[1] * tile)
+        valid = valid_tile_mask(finest, padded, valid_hw, score).flatten().bool()
         flat = score.flatten(1).masked_fill(~valid, -1.0)
         k = max(1, round(keep * int(valid.sum())))
         mask = torch.zeros_like(flat).scatter_(1, flat.topk(k, dim=1).indices, 1.0)
@@ -90,10 +89,7 @@ def triplets_for(source: str, samples: int) -> list[tuple[torch.Tensor, torch.Te
     if source == "carphone":
         frames = read_frames("carphone", 30, 90)
         return [(frames[i], frames[i + 1], frames[i + 2]) for i in range(0, len(frames) - 2, 2)]
-    data = SyntheticClips(
-        task="vfi", num_samples=samples, size=(272, 480), seed=7, max_speed=8.0, texture=source
-    )
-    return [(s["img0"], s["gt"], s["img1"]) for s in (data[i] for i in range(samples))]
+    return synthetic_triplets(samples, texture=source)
 
 
 @torch.no_grad()
@@ -118,7 +114,7 @@ def main() -> None:
         row = dense_psnr(model, triplets)
         h, w = triplets[0][0].shape[-2:]
         tile = model.tile_px[3]
-        finest = (-(-h // 128) * 128 // tile, -(-w // 128) * 128 // tile)
+        finest = (-(-h // PAD_MULTIPLE) * PAD_MULTIPLE // tile, -(-w // PAD_MULTIPLE) * PAD_MULTIPLE // tile)
         with execution_mode(model, "dense"):
             dense = [model(a[None], b[None])[0] for a, _, b in triplets]
         for order in ("head", "random"):

@@ -10,9 +10,8 @@ import json
 import statistics
 
 import torch
-from measure import dense_psnr, psnr_u8
+from measure import dense_psnr, psnr_u8, synthetic_triplets
 
-from dynskip.data.synthetic import SyntheticClips
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
@@ -30,20 +29,17 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     size = tuple(args.size)
-    data = SyntheticClips(
-        task="vfi", num_samples=args.samples, size=size, seed=7, max_speed=args.speed, texture=args.texture
-    )
+    triplets = synthetic_triplets(args.samples, args.speed, args.texture, size)
     model = build_model("ugsp-rife", weights=args.weights, prune_padding=not args.keep_padding).eval()
-    samples = [data[i] for i in range(len(data))]
     out = {"size": args.size, "speed": args.speed, "texture": args.texture, "weights": args.weights}
-    out.update(dense_psnr(model, [(s["img0"], s["gt"], s["img1"]) for s in samples]), thresholds={})
+    out.update(dense_psnr(model, triplets), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:
         model.threshold = thr
         psnr, saved, b3 = [], [], []
         with execution_mode(model, "masked"):  # same numbers as sparse (tested), cheaper here
-            for s in samples:
-                psnr.append(psnr_u8(model(s["img0"][None], s["img1"][None])[0], s["gt"]))
+            for img0, gt, img1 in triplets:
+                psnr.append(psnr_u8(model(img0[None], img1[None])[0], gt))
                 rep = model.skip_report()
                 saved.append(rep.macs_saved_fraction())
                 b3.append(float(rep.units["block3.convblock"].fraction))
