@@ -15,6 +15,7 @@ from dynskip.skip.engine import (
     masked_chain_dense,
     masked_conv,
     masked_conv_dense,
+    residual_reuse_chain,
     residual_skip,
     residual_skip_chain,
     residual_skip_dense,
@@ -153,6 +154,88 @@ def test_residual_longer_chain_with_leaky_relu_halo_three():
     with torch.no_grad():
         sparse = residual_skip(x, layers, plan, "sparse")
         assert max_diff(sparse, residual_skip_dense(x, layers, plan.pixel_mask())) <= TOL
+
+
+# -------------------------------------------------------------------------- residual with reuse
+def reuse_definition(x, blocks, plan, fill_map):
+    """``residual_skip_dense`` per block, then ``(1 - m) * fill`` (what SkipVSR's masked mode computes)."""
+    mask = plan.pixel_mask()
+    y = x
+    for block in blocks:
+        y = residual_skip_dense(y, block, mask)
+    return y + (1.0 - mask) * fill_map
+
+
+def fill_from(fill_map):
+    calls = []
+
+    def fill(index):
+        calls.append(index)
+        return fill_map.flatten(2)[:, :, index]
+
+    return fill, calls
+
+
+@pytest.mark.parametrize(
+    ("batch", "n_blocks", "fraction"), [(1, 1, 0.7), (2, 1, 0.4), (1, 3, 0.6), (2, 2, 0.3)]
+)
+@pytest.mark.parametrize("mode", ["sparse", "auto"])
+def test_reuse_chain_equals_definition_and_returns_its_residual(batch, n_blocks, fraction, mode):
+    torch.manual_seed(n_blocks + 10 * batch)
+    blocks = [res_block(5, bias=0.3) for _ in range(n_blocks)]
+    x = torch.randn(batch, 5, 21, 30)
+    fill_map = torch.randn_like(x)
+    plan = make_plan(batch, 21, 30, 8, fraction, seed=n_blocks)
+    fill, calls = fill_from(fill_map)
+    with torch.no_grad():
+        y, r = residual_reuse_chain(x, blocks, plan, fill, mode)
+        ref = reuse_definition(x, blocks, plan, fill_map)
+    assert max_diff(y, ref) <= TOL and max_diff(r, ref - x) <= TOL
+    skipped = (plan.pixel_mask() == 0).expand_as(x)
+    assert torch.equal(r[skipped], fill_map[skipped])  # reused values are written, not recomputed
+    union = (plan.pixel_mask() == 0).any(0).flatten().nonzero().squeeze(1)
+    assert len(calls) == 1 and torch.equal(calls[0], union)  # asked once, only where something skipped
+
+
+def test_reuse_chain_single_block_runs_the_block_exactly_on_active_tiles():
+    torch.manual_seed(3)
+    block = res_block(4)
+    x = torch.randn(1, 4, 16, 24).contiguous(memory_format=torch.channels_last)
+    full = make_plan(1, 16, 24, 8, 1.0)
+    partial = make_plan(1, 16, 24, 8, 0.9)
+    with torch.no_grad():
+        y, r = residual_reuse_chain(x, [block], full, None, "auto")
+        assert torch.equal(y, x + block(x)) and torch.equal(r, block(x))
+        y, _ = residual_reuse_chain(x, [block], partial, None, "dense")  # as above the cut-over
+        dense = x + block(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)  # the next block's convs keep their layout
+    active = (partial.pixel_mask() == 1).expand_as(x)
+    assert torch.equal(y[active], dense[active]) and torch.equal(y[~active], x[~active])
+
+
+def test_reuse_chain_all_skipped_and_no_fill():
+    x = torch.randn(2, 3, 9, 10)
+    fill_map = torch.randn_like(x)
+    none = make_plan(2, 9, 10, 4, 0.0)
+    with torch.no_grad():
+        y, r = residual_reuse_chain(x, [res_block(3)], none, fill_from(fill_map)[0])
+        assert torch.equal(r, fill_map) and torch.equal(y, x + fill_map)
+        block = res_block(3, bias=0.5)
+        plan = make_plan(2, 9, 10, 4, 0.5)
+        y, r = residual_reuse_chain(x, [block], plan, None, "sparse")  # no fill: plain skipping
+        assert max_diff(y, residual_skip(x, block, plan, "sparse")) <= TOL
+    skipped = (plan.pixel_mask() == 0).expand_as(x)
+    assert skipped.any() and not r[skipped].any()
+
+
+def test_reuse_chain_errors():
+    x = torch.randn(1, 3, 8, 8)
+    plan = make_plan(1, 8, 8, 4, 0.5)
+    expected = r"fill returned \(1, 2, 32\) for 32 positions; expected \(B, C, N\) = \(1, 3, 32\)"
+    with torch.no_grad(), pytest.raises(ValueError, match=expected):
+        residual_reuse_chain(x, [res_block(3)], plan, lambda index: torch.zeros(1, 2, index.numel()))
+    with pytest.raises(RuntimeError, match="inference-only"):
+        residual_reuse_chain(x, [res_block(3)], plan)  # block parameters need gradients
 
 
 # ------------------------------------------------------------------------------ masked features

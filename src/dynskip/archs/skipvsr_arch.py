@@ -30,13 +30,20 @@ mask over the groups at the clip's last frame.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp, flow_warp_at
 from dynskip.skip.cost import residual_skip_macs
-from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain, residual_skip_dense
+from dynskip.skip.engine import (
+    residual_reuse_chain,
+    residual_runs_sparse,
+    residual_skip_chain,
+    residual_skip_dense,
+)
 from dynskip.skip.fallback import ensure_calibrated
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
@@ -51,20 +58,6 @@ def upsample_mask(mask: Tensor, tile: int, hw: tuple[int, int]) -> Tensor:
     """``(B, K, gh, gw)`` per-group tile masks -> ``(B, K, h, w)`` pixel masks (the shared tile_to_pixel)."""
     b, k = mask.shape[:2]
     return tile_to_pixel(mask.flatten(0, 1), tile, hw).view(b, k, *hw)
-
-
-def add_warped_on_skipped(feat: Tensor, residual: Tensor, flow: Tensor, pixel_mask: Tensor) -> Tensor:
-    """``feat + (1 - pixel_mask) * flow_warp(residual, flow)``, with the warp read only where needed.
-
-    ``feat``, ``residual`` ``(B, C, h, w)``; ``flow`` ``(B, 2, h, w)``; ``pixel_mask`` ``(B, 1, h, w)``
-    hard (1 = the tile ran). Positions skipped in any sample of the batch are warped (their union), so
-    the result equals the dense expression; the cost scales with the skipped area.
-    """
-    skipped = (pixel_mask < 0.5).any(0).flatten().nonzero().squeeze(1)
-    if skipped.numel() == 0:
-        return feat
-    values = flow_warp_at(residual, flow, skipped) * (1.0 - pixel_mask.flatten(2)[:, :, skipped])
-    return feat.flatten(2).index_add(2, skipped, values).view_as(feat)
 
 
 class ConfidenceEstimator(nn.Module):
@@ -320,7 +313,7 @@ class SkipVSR(SkipKnobs, BasicVSR):
         b, _, h, w = x_i.shape
         hw = (h, w)
         estimator = self.backward_estimator if direction == "backward" else self.forward_estimator
-        feat = trunk.stem(torch.cat([x_i, feat_prop], dim=1))
+        feat = trunk.stem(self.trunk_input(x_i, feat_prop))
         flow = self._flow_to_prev(frame_index, direction)
         prev = self._state["prev"]
         prev_lr = None if prev is None else self._state["lr"][:, prev]
@@ -400,7 +393,17 @@ class SkipVSR(SkipKnobs, BasicVSR):
             elif pending is not None:
                 feat, pending = feat + flow_warp(pending, flow), None
             start = feat
-            if hard and plan.is_full:
+            group_residual: Tensor | None = None
+            if reuse_at_skipped and not deferred:
+                # One engine call: active tiles run, skipped ones take the warped previous residual
+                # (read only there), and the group's residual comes back for the next step.
+                fill = None
+                if reads_reuse_at_skipped and not plan.is_full:
+                    if prev_res[k] is None:
+                        raise RuntimeError(f"{trunk_name} group {k}: no residual kept to reuse")
+                    fill = partial(flow_warp_at, prev_res[k], flow)
+                feat, group_residual = residual_reuse_chain(feat, layers, plan, fill, self.engine_mode)
+            elif hard and plan.is_full:
                 for block in blocks:  # all active: exactly the dense blocks
                     feat = block(feat)
             elif hard and n_active == 0:
@@ -414,10 +417,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
             if reuse is not None and not (hard and plan.is_full):
                 mp = upsample_mask(m, self.tile, hw)
                 feat = feat + (1.0 - mp) * reuse[:, k * c : (k + 1) * c]
-            elif reads_reuse_at_skipped and not deferred and not plan.is_full:
-                feat = add_warped_on_skipped(feat, prev_res[k], flow, upsample_mask(m, self.tile, hw))
             if self.temporal_align:
-                residuals.append(None if deferred else feat - start)
+                if group_residual is None and not deferred:
+                    group_residual = feat - start
+                residuals.append(group_residual)
             if self.record_reuse_error:
                 # Per tile: mean squared difference between this block's residual and the reused one
                 # (zero residual without temporal alignment): the error skipping would make here.

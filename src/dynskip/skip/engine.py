@@ -11,6 +11,11 @@ tiles keep ``x``.
   its own plan (``None``: dense, unmasked), ``x`` kept in one padded buffer across blocks.
 - ``residual_skip_dense(x, layers, pixel_mask) -> Tensor``: the definition, differentiable, soft
   masks allowed.
+- ``residual_reuse_chain(x, blocks, plan, fill, mode="auto") -> (y, r)``: a block group whose skipped
+  tiles take a given residual instead of none (temporal reuse): ``y = x + r``,
+  ``r = m * (G(x) - x) + (1 - m) * fill`` with ``G`` the blocks run as above; ``fill`` is asked only
+  for the skipped positions. Inference; its definition is ``residual_skip_dense`` per block plus
+  ``(1 - m) * fill``.
 
 Masked features (UGSP decoders, RIFE IFBlock convblocks): every conv output is multiplied by the
 mask before its activation, ``y = act(m * conv(x))``, so inactive positions hold zeros and the next
@@ -42,7 +47,7 @@ whatever falls outside the image is zeroed before a later conv can read it. The 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
 import torch
@@ -59,6 +64,7 @@ __all__ = [
     "masked_chain_dense",
     "masked_conv",
     "masked_conv_dense",
+    "residual_reuse_chain",
     "residual_runs_sparse",
     "residual_skip",
     "residual_skip_chain",
@@ -148,11 +154,17 @@ def residual_skip_dense(x: Tensor, layers: Layers, pixel_mask: Tensor) -> Tensor
     return _residual_dense(x, steps, pixel_mask)
 
 
-def _residual_dense(x: Tensor, steps: Sequence[ConvStep], pixel_mask: Tensor | None) -> Tensor:
+def _dense_residual(x: Tensor, steps: Sequence[ConvStep]) -> Tensor:
+    """``f(x)``: the steps run densely."""
     y = x
     for step in steps:
         y = step.conv(y)
         y = y if step.act is None else step.act(y)
+    return y
+
+
+def _residual_dense(x: Tensor, steps: Sequence[ConvStep], pixel_mask: Tensor | None) -> Tensor:
+    y = _dense_residual(x, steps)
     return x + y if pixel_mask is None else x + pixel_mask.to(y.dtype) * y
 
 
@@ -211,6 +223,83 @@ def residual_skip_chain(
             on_canvas = True
         residual_block_sparse(canvas, steps, plan)
     return canvas.dense() if on_canvas else x
+
+
+def residual_reuse_chain(
+    x: Tensor,
+    blocks: Sequence[Layers],
+    plan: TilePlan,
+    fill: Callable[[Tensor], Tensor] | None = None,
+    mode: Mode = "auto",
+) -> tuple[Tensor, Tensor]:
+    """A block group that reuses a residual on its skipped tiles; returns ``(y, r)`` with ``y = x + r``.
+
+    ``r = m * (G(x) - x) + (1 - m) * fill``: ``G`` runs ``blocks`` as :func:`residual_skip_chain` with
+    ``plan`` for each, and ``fill(index)`` gives ``(B, C, N)`` values at flat pixel positions ``index``
+    ``(N,)``, the positions skipped in any sample (their union; where a sample ran, its own residual is
+    kept). ``fill=None`` is a zero residual (plain skipping). Inference only (autograd off): the
+    differentiable definition is :func:`residual_skip_dense` per block plus ``(1 - m) * fill``.
+
+    ``r`` is what a recurrent caller keeps for the next step. A single block that runs densely (above
+    the cut-over) computes ``r = f(x)`` and overwrites the skipped positions, with no mask product and
+    no ``y - x``; the result keeps ``x``'s memory layout.
+    """
+    parsed = [parse_steps(layers) for layers in blocks]
+    if _needs_grad(x, [s for steps in parsed for s in steps]):
+        raise RuntimeError("residual_reuse_chain is inference-only: run it under torch.no_grad()")
+    plan.check_input(x)
+    if len(blocks) == 1 and plan.num_active and (plan.is_full or not residual_runs_sparse(plan, x, mode)):
+        _check_residual_steps(parsed[0], x)
+        r = _dense_residual(x, parsed[0])
+        if not plan.is_full:
+            _fill_skipped(r, plan, fill)
+        return x + r, r  # on active tiles exactly the block's x + f(x)
+    if plan.num_active == 0:
+        r = torch.zeros_like(x)
+        _fill_skipped(r, plan, fill)
+        return x + r, r
+    y = residual_skip_chain(x, blocks, [plan] * len(blocks), mode)
+    y = y.contiguous(memory_format=_layout(x))  # the engine may return a view into its padded canvas
+    r = y - x  # exactly 0 on skipped tiles
+    if not plan.is_full:
+        rows, cols, ran = _fill_skipped(r, plan, fill)
+        patched = x[:, :, rows, cols] + r[:, :, rows, cols]
+        y[:, :, rows, cols] = patched if ran is None else torch.where(ran, y[:, :, rows, cols], patched)
+    return y, r
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _fill_skipped(
+    r: Tensor, plan: TilePlan, fill: Callable[[Tensor], Tensor] | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """In place: ``r`` takes ``fill``'s values (zero without one) where a sample skipped.
+
+    Returns ``(rows, cols, ran)``: the positions skipped in any sample (their union) and, for a batch
+    of more than one, which samples ran there ``(B, 1, N)`` bool (``None`` for one sample).
+    """
+    active = plan.pixel_mask(torch.bool)  # (B, 1, H, W)
+    index = (~active).any(0).flatten().nonzero().squeeze(1)
+    rows, cols = index // r.shape[-1], index % r.shape[-1]
+    if fill is None:
+        values = r.new_zeros(r.shape[0], r.shape[1], index.numel())
+    else:
+        values = fill(index).to(r.dtype)
+        if values.shape != (r.shape[0], r.shape[1], index.numel()):
+            raise ValueError(
+                f"fill returned {tuple(values.shape)} for {index.numel()} positions; expected "
+                f"(B, C, N) = {(r.shape[0], r.shape[1], index.numel())}"
+            )
+    ran = None
+    if r.shape[0] > 1:  # the union: keep each sample's own residual where it ran
+        ran = active.flatten(2)[:, :, index]
+        values = torch.where(ran, r[:, :, rows, cols], values)
+    r[:, :, rows, cols] = values
+    return rows, cols, ran
 
 
 # ------------------------------------------------------------------------------- masked features
