@@ -151,3 +151,13 @@ def test_flops_cli_reports_params_and_gmacs(tmp_path):
     main(["flops", "--model", "rife", "--size", "128x128", "--json", str(out)])
     report = json.loads(out.read_text())
     assert report["params"] > 1e6
+
+
+def test_bench_engine_cli_takes_size_and_depth(tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["bench", "engine", "--fractions", "0.5", "--repeats", "1", "--tile", "8"]
+    assert main([*args, "--size", "16x24", "--depth", "1", "--json", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert [r["fraction"] for r in payload["rows"]] == [0.5]
+    meta = payload["meta"]
+    assert meta["size"] == [16, 24] and meta["depth"] == 1 and meta["tile"] == 8

@@ -119,11 +119,14 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
         repeats=args.repeats,
         device=args.device,
         tile=tile,
+        size=args.size,
+        depth=args.depth,
         clock=args.clock,
     )
     print_rows(rows, title=f"engine bench: {args.workload} ({args.device}, tile {tile}, {args.clock} clock)")
     if args.json:
         meta = {"workload": args.workload, "device": args.device, "tile": tile, "clock": args.clock}
+        meta.update({"size": args.size, "depth": args.depth})
         write_bench_json(rows, args.json, meta)
     return rows
 
@@ -207,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--fractions", type=_fractions, default=(1.0, 0.75, 0.5, 0.25, 0.1))
     q.add_argument("--repeats", type=int, default=5)
     q.add_argument("--tile", type=int, default=None)
+    q.add_argument("--size", type=_size, default=None, help="feature HxW (default: the workload's)")
+    q.add_argument("--depth", type=int, default=None, help="blocks / decoder convs (default: the workload's)")
     q.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     q.add_argument(
         "--clock",
