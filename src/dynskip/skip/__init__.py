@@ -14,6 +14,7 @@ from dynskip.skip.engine import (  # noqa: F401  (re-exports)
     masked_chain_dense,
     masked_conv,
     masked_conv_dense,
+    residual_reuse_chain,
     residual_skip,
     residual_skip_chain,
     residual_skip_dense,
