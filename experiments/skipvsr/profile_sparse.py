@@ -6,8 +6,10 @@
 
 Prints the dense and skip wall-clock per clip (``--rounds`` alternating rounds after a warm-up, each
 speed-up dense / skip of the same round), the skip path's active fraction and MACs saved, the
-calibrated cut-over(s), and the ``torch.profiler`` self-CPU time of convolutions and ``grid_sample`` in
-one dense and one skip pass. Only allowed footage: synthetic clips or carphone.
+calibrated cut-over(s), the share of a dense pass spent in the trunks' residual blocks with the
+speed-up a perfect engine would reach at the measured density, and the ``torch.profiler`` self-CPU
+time of convolutions and ``grid_sample`` in one dense and one skip pass. Only allowed footage:
+synthetic clips or carphone.
 """
 
 from __future__ import annotations
@@ -30,6 +32,28 @@ OPS = ("aten::mkldnn_convolution", "aten::grid_sampler_2d")
 
 def clip(args: argparse.Namespace) -> torch.Tensor:
     return load_clip(args.video, args.start, args.frames, tuple(args.size))[0]
+
+
+def trunk_share(dense: torch.nn.Module, lq: torch.Tensor) -> float:
+    """Share of one dense pass's wall time spent in the two trunks' residual blocks (forward hooks)."""
+    spent, started = [0.0], [0.0]
+
+    def pre(module, args):
+        started[0] = time.perf_counter()
+
+    def post(module, args, output):
+        spent[0] += time.perf_counter() - started[0]
+
+    blocks = [dense.backward_trunk.residual_blocks, dense.forward_trunk.residual_blocks]
+    handles = [h for b in blocks for h in (b.register_forward_pre_hook(pre), b.register_forward_hook(post))]
+    try:
+        total = time.perf_counter()
+        dense(lq)
+        total = time.perf_counter() - total
+    finally:
+        for handle in handles:
+            handle.remove()
+    return spent[0] / total
 
 
 def op_seconds(fn) -> dict[str, float]:
@@ -73,6 +97,7 @@ def main() -> None:
             skip_s.append(time.perf_counter() - t)
             speedups.append(dense_s[-1] / skip_s[-1])
         report = skip.skip_report()
+        active = float(report.density(prunable_only=True))
         result = {
             "input": list(lq.shape),
             "threads": torch.get_num_threads(),
@@ -83,6 +108,9 @@ def main() -> None:
             "active_fraction": round(float(report.density(prunable_only=True)), 4),
             "macs_saved": round(report.macs_saved_fraction(), 4),
             "cutovers": {str(k[1:6]): round(v, 3) for k, v in fallback._CUTOVER.items()},
+            # What a perfect engine (no halo, no bookkeeping, free estimator) could give at this density.
+            "dense_trunk_share": round(share := trunk_share(dense, lq), 3),
+            "perfect_engine_speedup": round(1.0 / (1.0 - (1.0 - active) * share), 3),
             "profile_dense_s": op_seconds(lambda: dense(lq)),
             "profile_skip_s": op_seconds(lambda: skip(lq)),
         }
