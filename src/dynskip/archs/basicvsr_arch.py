@@ -90,9 +90,9 @@ class BasicVSR(nn.Module):
         self.spynet = SpyNet()
         self.backward_trunk = ConvResidualBlocks(num_feat + 3, num_feat, num_block)
         self.forward_trunk = ConvResidualBlocks(num_feat + 3, num_feat, num_block)
-        # Trunk weights channels-last like their inputs (see trunk_input): oneDNN then does not reorder
-        # them on every call, which matters for the sparse engine's many small tile batches (SkipVSR at
-        # 0.92 active: 8.5 s against 9.2 s per 68x160 clip). Loading a state dict keeps the layout.
+        # Trunk weights channels-last like their inputs (see trunk_input), so that oneDNN does not
+        # reorder them on every call (the sparse engine makes many small tile-batch calls). Loading a
+        # state dict keeps the layout.
         for trunk in (self.backward_trunk, self.forward_trunk):
             trunk.to(memory_format=torch.channels_last)
         self.fusion = nn.Conv2d(num_feat * 2, num_feat, 1, 1, 0, bias=True)
@@ -159,9 +159,9 @@ class BasicVSR(nn.Module):
     def trunk_input(x_i: Tensor, feat_prop: Tensor) -> Tensor:
         """``cat(x_i, feat_prop)`` ``(B, 3 + num_feat, h, w)``, channels-last.
 
-        The trunks' 3x3 convs take ~60% of the time; oneDNN runs them ~1.4x faster on channels-last
-        inputs than on NCHW ones on CPU (conv outputs and the residual adds keep the layout), which
-        made a 68x160 clip 1.13x faster end to end (``experiments/skipvsr/README.md``). Same numbers.
+        The trunks take ~60% of the time, and oneDNN's CPU kernels run their 3x3 convs faster on
+        channels-last inputs (conv outputs and the residual adds keep the layout): unseen bikes at
+        68x160 LR went from 0.922 to 0.757 s/frame with the same outputs (``experiments/skipvsr/README.md``).
         """
         return torch.cat([x_i, feat_prop], dim=1).contiguous(memory_format=torch.channels_last)
 
