@@ -248,8 +248,9 @@ def residual_reuse_chain(
     if _needs_grad(x, [s for steps in parsed for s in steps]):
         raise RuntimeError("residual_reuse_chain is inference-only: run it under torch.no_grad()")
     plan.check_input(x)
+    for steps in parsed:  # every path, also the ones that never reach residual_skip_chain's checks
+        _check_residual_steps(steps, x)
     if len(blocks) == 1 and plan.num_active and (plan.is_full or not residual_runs_sparse(plan, x, mode)):
-        _check_residual_steps(parsed[0], x)
         r = _dense_residual(x, parsed[0])
         if not plan.is_full:
             _fill_skipped(r, plan, fill)
