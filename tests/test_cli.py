@@ -161,3 +161,19 @@ def test_bench_engine_cli_takes_size_and_depth(tmp_path):
     assert [r["fraction"] for r in payload["rows"]] == [0.5]
     meta = payload["meta"]
     assert meta["size"] == [16, 24] and meta["depth"] == 1 and meta["tile"] == 8
+
+
+def test_model_arg_reaches_the_constructor(tmp_path):
+    out = tmp_path / "result.json"
+    args = ["evaluate", "--task", "vfi", "--model", "ugsp-rife", "--video", CARPHONE, "--frames", "3"]
+    main([*args, "--repeats", "1", "--model-arg", "active_halo_tiles=1", "--json", str(out)])
+    assert json.loads(out.read_text())["model_args"] == {"active_halo_tiles": 1}
+    with pytest.raises(TypeError, match=r"model 'ugsp-rife' has no argument\(s\) \['halo'\]; it takes \["):
+        main([*args, "--model-arg", "halo=1"])
+
+
+@pytest.mark.parametrize("text", ["active_halo_tiles", "=1", "two words=1", "k=[1, 2"])
+def test_exception_malformed_model_arg_is_named(text, capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--task", "vfi", "--model", "rife", "--video", CARPHONE, "--model-arg", text])
+    assert "--model-arg" in capsys.readouterr().err

@@ -8,8 +8,10 @@ from torch import nn
 from dynskip.archs.pruning import (
     MaskHead,
     UncertaintyHead,
+    dilate_tiles,
     expand_mask,
     hierarchical_mask,
+    keep_probability,
     run_pruned_chain,
     sample_mask,
     valid_tile_mask,
@@ -75,6 +77,24 @@ def test_sparse_chain_equals_masked_emulation() -> None:
         assert not run_pruned_chain(x, layers, torch.zeros_like(mask), "sparse").any()
 
 
+def test_one_ring_of_halo_tiles_makes_the_active_tiles_exact() -> None:
+    torch.manual_seed(1)
+    layers = nn.Sequential(*(conv_prelu(4, 4) for _ in range(4))).eval()  # depth 4 <= tile 4
+    x = torch.randn(1, 4, 24, 32)
+    mask = torch.zeros(1, 1, 6, 8)
+    mask[0, 0, 2, 3] = mask[0, 0, 5, 7] = 1.0  # an inner tile and a corner tile
+    active = expand_mask(mask, (24, 32)).bool().expand_as(x)
+    with torch.no_grad():
+        dense = layers(x)
+        plain = run_pruned_chain(x, layers, mask, "masked")
+        for mode in ("masked", "sparse"):
+            halo = run_pruned_chain(x, layers, dilate_tiles(mask, 1), mode)
+            torch.testing.assert_close(halo[active], dense[active], rtol=0, atol=1e-5)
+    assert float((plain[active] - dense[active]).abs().max()) > 1e-3  # without the ring zeros leak in
+    assert dilate_tiles(mask, 0) is mask
+    assert dilate_tiles(mask, 1).sum() == 9 + 4  # 3x3 around the inner tile, 2x2 in the corner
+
+
 def test_mask_helpers() -> None:
     logits = torch.tensor([[[[5.0, 0.0]], [[0.0, 5.0]]]])  # class 1 = keep
     assert sample_mask(logits, "sparse").flatten().tolist() == [0.0, 1.0]
@@ -108,6 +128,37 @@ def test_model_sparse_equals_masked_and_reports_levels() -> None:
     assert 0 < level3 <= level2 < 1  # hierarchical and really pruned
     assert reports["sparse"].macs_saved_fraction() > 0.1
     assert reports["dense"].macs_saved_fraction() == 0.0
+
+
+def test_active_halo_tiles_keep_block3_features_exact_and_are_counted() -> None:
+    # Only block 3 pruned: its input is dense RIFE's, so its active tiles must match dense exactly.
+    img0, img1 = _pair(128, 128, seed=1)
+    feats, fractions = {}, {}
+    for halo in (0, 1):
+        torch.manual_seed(3)  # the same heads for both models
+        model = build_model(
+            "ugsp-rife", pruned_blocks=(3,), tile_px=32, prune_padding=False, active_halo_tiles=halo
+        )
+        model.eval()
+        _randomise_heads(model)
+        with torch.no_grad():
+            with execution_mode(model, "masked"):
+                model(img0, img1)
+            model.threshold = float(keep_probability(model._state["logits"][3]).median())  # prune ~half
+            for mode in ("dense", "masked", "sparse"):
+                with execution_mode(model, mode):
+                    model(img0, img1)
+                feats[halo, mode] = model._state["features"][3]
+                if mode == "sparse":
+                    mask = model._state["masks"][3]
+                    fractions[halo] = float(model.skip_report().units["block3.convblock"].fraction)
+        torch.testing.assert_close(feats[halo, "sparse"], feats[halo, "masked"], rtol=0, atol=1e-4)
+    active = expand_mask(mask, tuple(feats[1, "dense"].shape[-2:])).bool().expand_as(feats[1, "dense"])
+    assert 0 < float(mask.mean()) < 0.7  # the random heads prune part of block 3
+    torch.testing.assert_close(feats[1, "masked"][active], feats[1, "dense"][active], rtol=0, atol=1e-5)
+    assert float((feats[0, "masked"][active] - feats[0, "dense"][active]).abs().max()) > 1e-3
+    assert fractions[0] == float(mask.mean())
+    assert fractions[1] == float(dilate_tiles(mask, 1).mean()) > fractions[0]  # the ring is paid for
 
 
 def test_all_masks_on_reproduces_dense_rife_exactly() -> None:

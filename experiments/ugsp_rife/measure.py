@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     frames = read_frames(args.video, args.frames, args.start)
     triplets = [(frames[i], frames[i + 1], frames[i + 2]) for i in range(0, len(frames) - 2, 2)]
-    model = build_model("ugsp-rife", weights=args.weights).eval()
+    model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo).eval()
     results: dict = {
         "video": args.video,
         "start": args.start,
@@ -151,6 +151,7 @@ def main() -> None:
     p.add_argument("--timing-pairs", type=int, default=0)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--active-halo", type=int, default=0, help="model.active_halo_tiles")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     run(args)

@@ -12,6 +12,7 @@ convblock by each layer's input (a pass-through), to see whether a softer fill s
 
     OMP_NUM_THREADS=1 python experiments/ugsp_rife/rank_keep.py --weights rife-v3.9 --json out.json
     OMP_NUM_THREADS=1 python experiments/ugsp_rife/rank_keep.py --sources noise dead_leaves --fill input
+    OMP_NUM_THREADS=1 python experiments/ugsp_rife/rank_keep.py --active-halo 1 --json out.json
 """
 
 from __future__ import annotations
@@ -102,13 +103,16 @@ def main() -> None:
     p.add_argument(
         "--fill", choices=["zeros", "input"], default="zeros", help="pruned positions in the chain"
     )
+    p.add_argument(
+        "--active-halo", type=int, default=0, help="model.active_halo_tiles (1: active tiles exact)"
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.fill == "input":
         ugsp_rife_arch.run_pruned_chain = pass_through_chain
-    model = build_model("ugsp-rife", weights=args.weights).eval()
-    out: dict = {"weights": args.weights, "fill": args.fill, "sources": {}}
+    model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo).eval()
+    out: dict = {"weights": args.weights, "fill": args.fill, "active_halo": args.active_halo, "sources": {}}
     for source in args.sources:
         triplets = triplets_for(source, args.samples)
         row = dense_psnr(model, triplets)

@@ -25,12 +25,19 @@ def main() -> None:
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.0, 0.02, 0.05, 0.1, 0.3, 0.5])
     p.add_argument("--weights", default="rife-v3.9")
     p.add_argument("--keep-padding", action="store_true", help="do not prune the padding tiles")
+    p.add_argument("--active-halo", type=int, default=0, help="model.active_halo_tiles")
+    p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--texture", default="noise", help="noise or dead_leaves (dynskip.data.synthetic)")
     args = p.parse_args()
     torch.set_num_threads(1)
     size = tuple(args.size)
     triplets = synthetic_triplets(args.samples, args.speed, args.texture, size)
-    model = build_model("ugsp-rife", weights=args.weights, prune_padding=not args.keep_padding).eval()
+    model = build_model(
+        "ugsp-rife",
+        weights=args.weights,
+        prune_padding=not args.keep_padding,
+        active_halo_tiles=args.active_halo,
+    ).eval()
     out = {"size": args.size, "speed": args.speed, "texture": args.texture, "weights": args.weights}
     out.update(dense_psnr(model, triplets), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
@@ -50,6 +57,9 @@ def main() -> None:
         }
         print(thr, out["thresholds"][thr], flush=True)
     print(json.dumps(out))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

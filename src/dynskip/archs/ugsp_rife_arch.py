@@ -11,7 +11,9 @@ Design (see ``experiments/ugsp_rife/README.md``):
 - Masked-feature semantics: every convblock layer's output is zero at pruned tiles, so the block's
   features there are ``conv0``'s alone; the block's flow and mask-logit residuals are then zeroed on
   the pruned tiles (nearest-expanded to full size), so a pruned region keeps the coarser level's
-  flow and fusion mask, as UGSP keeps the upsampled coarser flow.
+  flow and fusion mask, as UGSP keeps the upsampled coarser flow. ``active_halo_tiles=1`` also
+  computes one ring of tiles around the kept ones, which makes the kept tiles exact (the chain is 8
+  layers deep, a tile 8 positions wide) at the ring's cost.
 - With every tile active (or execution mode ``dense``) the computation is RIFE's exactly.
 - The uncertainty head (phase 1; never run at inference) reads block 3's dense features.
 """
@@ -27,6 +29,7 @@ from torch import Tensor
 from dynskip.archs.pruning import (
     MaskHead,
     UncertaintyHead,
+    dilate_tiles,
     expand_mask,
     hierarchical_mask,
     run_pruned_chain,
@@ -62,6 +65,11 @@ class UGSPRIFE(SkipKnobs, IFNet):
         prune_padding: at inference, switch off tiles lying wholly in the padding RIFE adds.
         train_backbone: ``False`` freezes the RIFE weights (``requires_grad=False``): only heads train.
         padding_halo_tiles: rings of padding tiles kept on around the valid tiles (``prune_padding``).
+        active_halo_tiles: rings of tiles the pruned ``convblock`` also computes around the active
+            tiles (their residuals are still zeroed). ``0`` is UGSP's masked-feature semantics: an
+            active tile next to a pruned one reads zeros through the chain. ``1`` (8 positions, the
+            chain's depth) makes the active tiles exact: only pruned tiles differ from dense RIFE.
+            The extra tiles are counted in the MACs.
     """
 
     def __init__(
@@ -73,6 +81,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         prune_padding: bool = True,
         train_backbone: bool = False,
         padding_halo_tiles: int = 1,
+        active_halo_tiles: int = 0,
     ) -> None:
         super().__init__()
         pruned = tuple(sorted(int(k) for k in pruned_blocks))
@@ -85,6 +94,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
         self.tile_px = dict(zip(pruned, tiles))
         self.prune_padding = prune_padding
         self.padding_halo_tiles = int(padding_halo_tiles)
+        if int(active_halo_tiles) < 0:
+            raise ValueError(f"active_halo_tiles must be >= 0, got {active_halo_tiles}")
+        self.active_halo_tiles = int(active_halo_tiles)
         self.mask_heads = torch.nn.ModuleDict(
             {f"block{k}": MaskHead(BLOCK_CHANNELS[k - 1], head_hidden) for k in pruned}
         )
@@ -140,6 +152,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
             "logits": {},
             "features": {},
             "head_macs": {},
+            "computable": {},
         }
         self.recorder.reset(frames=img0.shape[0])
         out = super().predict(img0, img1, timestep)
@@ -162,9 +175,14 @@ class UGSPRIFE(SkipKnobs, IFNet):
             feat = block.convblock(feat) + feat
             rec.record(f"block{index}.convblock", 1.0, out_hw=hw, batch=batch)
         else:
-            feat = run_pruned_chain(feat, block.convblock, mask, mode) + feat
+            computed = mask
+            if mode != "dense" and self.active_halo_tiles:
+                computed = dilate_tiles(mask, self.active_halo_tiles)
+                if index in state["computable"]:
+                    computed = computed * state["computable"][index]
+            feat = run_pruned_chain(feat, block.convblock, computed, mode) + feat
             unit = self.recorder.units[f"block{index}.convblock"]
-            fraction = mask.mean() if mode != "dense" else torch.ones((), dtype=feat.dtype)
+            fraction = computed.mean() if mode != "dense" else torch.ones((), dtype=feat.dtype)
             ran = unit.macs_per_pixel * float(fraction.detach()) * batch * hw[0] * hw[1]
             rec.record(
                 f"block{index}.convblock",
@@ -219,9 +237,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
                     # One ring of padding tiles stays on: the 8 masked layers then see the dense
                     # features up to the valid tiles' border (zeros further out reach one position per
                     # layer), so the valid region stays (nearly) exact.
-                    k = 2 * self.padding_halo_tiles + 1
-                    valid = F.max_pool2d(valid, k, 1, self.padding_halo_tiles)
+                    valid = dilate_tiles(valid, self.padding_halo_tiles)
                 mask = mask * valid
+                state["computable"][child] = valid  # the active halo does not reach further out
             positions = feat.shape[0] * feat.shape[-2] * feat.shape[-1]
             state["head_macs"][child] = head.macs_per_pixel() * positions
         state["masks"][child] = mask

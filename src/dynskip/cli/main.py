@@ -32,6 +32,23 @@ def _fractions(text: str) -> tuple[float, ...]:
     return values
 
 
+def _model_arg(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with a YAML value (``1``, ``0.5``, ``true``, ``[2, 3]``, text)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise argparse.ArgumentTypeError(
+            f"--model-arg must look like KEY=VALUE (e.g. active_halo_tiles=1), got {text!r}"
+        )
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise argparse.ArgumentTypeError(
+            f"--model-arg {key}: value {value!r} is not valid YAML ({err})"
+        ) from err
+
+
 def write_json(data: object, path: str | Path | None) -> None:
     if path is None:
         return
@@ -50,6 +67,14 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
     p.add_argument("--weights", default=None, help="built-in weights name or checkpoint file")
     p.add_argument("--ckpt", default=None, help="Lightning checkpoint of a trained task")
     p.add_argument("--threshold", type=float, default=None, help="test-time skipping threshold")
+    p.add_argument(
+        "--model-arg",
+        type=_model_arg,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a constructor argument of the model (repeatable), e.g. active_halo_tiles=1",
+    )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 
 
@@ -60,7 +85,8 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 
     if args.weights is None and args.ckpt is None:
         args.weights = default_weights(args.model)
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold)
+    model_args = dict(args.model_arg)
+    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
     result = evaluate_footage(
         model,
         args.task,
@@ -76,6 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
         "weights": args.weights,
         "ckpt": args.ckpt,
         "threshold": args.threshold,
+        "model_args": model_args,
         **result,
     }
     print_results([result], title=f"{args.model} on {Path(args.video).name}")
@@ -88,7 +115,7 @@ def cmd_video(args: argparse.Namespace) -> None:
     from dynskip.evaluation import streaming
     from dynskip.evaluation.loading import load_model
 
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold)
+    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, dict(args.model_arg))
     if args.command == "upscale":
         options = {"chunk": args.chunk, "overlap": args.overlap}
         run = streaming.upscale_video

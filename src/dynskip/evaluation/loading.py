@@ -38,11 +38,15 @@ def load_model(
     ckpt: str | Path | None = None,
     device: str = "cpu",
     threshold: float | None = None,
+    model_args: dict | None = None,
 ) -> nn.Module:
-    """An eval-mode model on ``device``; skipping models run hard masks through the sparse engine."""
+    """An eval-mode model on ``device``; skipping models run hard masks through the sparse engine.
+
+    ``model_args`` go to the model's constructor (e.g. ``{"active_halo_tiles": 1}`` for ugsp-rife).
+    """
     if weights is None and ckpt is None:
         weights = default_weights(name)
-    model = build_model(name, weights=weights)
+    model = build_model(name, weights=weights, **(model_args or {}))
     if ckpt is not None:
         load_lightning_checkpoint(model, ckpt)
     model.eval().to(device)

@@ -7,6 +7,7 @@ official formats (BasicSR, mmagic, RIFE's ``module.`` prefix) load through the s
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +71,20 @@ def resolve_weights(name: str, weights: str | Path) -> Path:
     return path
 
 
+def check_constructor_args(name: str, kwargs: dict) -> None:
+    """Raise ``TypeError`` naming the model and its arguments if ``kwargs`` has one it does not take."""
+    params = inspect.signature(get_entry(name).constructor).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise TypeError(f"model '{name}' has no argument(s) {unknown}; it takes {sorted(params)}")
+
+
 def build_model(name: str, weights: str | Path | None = None, **kwargs) -> nn.Module:
     """Build model ``name`` with constructor ``kwargs``; load ``weights`` (built-in name or path)."""
     entry = get_entry(name)
+    check_constructor_args(name, kwargs)
     model = entry.constructor(**kwargs)
     if weights is not None:
         entry.load_weights(model, resolve_weights(name, weights))

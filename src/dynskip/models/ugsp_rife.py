@@ -113,6 +113,7 @@ def ugsp_rife(
     execution_mode: str = "sparse",
     budget: float = 0.5,
     padding_halo_tiles: int = 1,
+    active_halo_tiles: int = 0,
 ) -> UGSPRIFE:
     """UGSP-RIFE; ``threshold`` / ``execution_mode`` / ``budget`` set the skip knobs.
 
@@ -127,6 +128,7 @@ def ugsp_rife(
         prune_padding,
         train_backbone,
         padding_halo_tiles,
+        active_halo_tiles,
     )
     model.threshold, model.execution_mode, model.budget = threshold, execution_mode, budget
     return model
