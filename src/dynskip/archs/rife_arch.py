@@ -56,15 +56,19 @@ class IFBlock(nn.Module):
         self.convblock = nn.Sequential(*(conv_prelu(channels, channels) for _ in range(NUM_CONVBLOCK_LAYERS)))
         self.lastconv = nn.ConvTranspose2d(channels, 5, 4, 2, 1)
 
-    def encode(self, x: Tensor, flow: Tensor | None, scale: float) -> Tensor:
-        """Features ``(B, c, H/(4 scale), W/(4 scale))`` of ``x`` ``(B, C, H, W)``, ``flow`` ``(B, 4, H, W)``.
+    def encode_input(self, x: Tensor, flow: Tensor | None, scale: float) -> Tensor:
+        """What ``conv0`` reads: ``x`` ``(B, C, H, W)`` and ``flow`` ``(B, 4, H, W)`` at ``1/scale``.
 
         The flow is resized with the images and its pixel values are divided by ``scale``.
         """
         x = resize_bilinear(x, 1.0 / scale)
         if flow is not None:
             x = torch.cat((x, resize_bilinear(flow, 1.0 / scale) * (1.0 / scale)), 1)
-        return self.conv0(x)
+        return x
+
+    def encode(self, x: Tensor, flow: Tensor | None, scale: float) -> Tensor:
+        """Features ``(B, c, H/(4 scale), W/(4 scale))`` of ``x`` and ``flow`` (see :meth:`encode_input`)."""
+        return self.conv0(self.encode_input(x, flow, scale))
 
     def decode(self, feat: Tensor, scale: float) -> tuple[Tensor, Tensor]:
         """``(B, c, h, w)`` -> flow ``(B, 4, 4 scale h, 4 scale w)`` in full-size pixels, mask logit."""
@@ -156,6 +160,19 @@ class IFNet(nn.Module):
         """
         return block(x_in, flow, scale)
 
+    def warp_images(
+        self, index: int, img0: Tensor, img1: Tensor, flow: Tensor, warped0: Tensor, warped1: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``img0`` / ``img1`` warped by ``flow`` ``(B, 4, H, W)`` after block ``index``.
+
+        ``warped0`` / ``warped1`` are the previous block's (the images before block 0). Override to
+        rewarp only where block ``index`` changed the flow.
+        """
+        return (
+            flow_warp(img0, flow[:, :2], padding_mode="border"),
+            flow_warp(img1, flow[:, 2:4], padding_mode="border"),
+        )
+
     def predict(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> dict[str, Tensor]:
         """Intermediate frame and its flow on inputs whose H and W are multiples of ``PAD_MULTIPLE``.
 
@@ -201,8 +218,7 @@ class IFNet(nn.Module):
                     return self._restart(img0, img1, timestep_map, scales, needs_restart)
             flow = flow_delta if flow is None else flow + flow_delta
             mask = mask_delta if mask is None else mask + mask_delta
-            warped0 = flow_warp(img0, flow[:, :2], padding_mode="border")
-            warped1 = flow_warp(img1, flow[:, 2:4], padding_mode="border")
+            warped0, warped1 = self.warp_images(index, img0, img1, flow, warped0, warped1)
         weight0 = torch.sigmoid(mask)
         return {
             "frame": warped0 * weight0 + warped1 * (1 - weight0),

@@ -26,6 +26,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynskip.archs.ifblock_kept import (
+    KEPT_IO_MAX_FRACTION,
+    decode_kept,
+    decode_kept_macs,
+    encode_kept,
+    encode_kept_macs,
+)
 from dynskip.archs.pruning import (
     MaskHead,
     UncertaintyHead,
@@ -37,6 +44,7 @@ from dynskip.archs.pruning import (
     valid_tile_mask,
 )
 from dynskip.archs.rife_arch import BLOCK_CHANNELS, PAD_MULTIPLE, IFBlock, IFNet
+from dynskip.archs.warp import flow_warp_at
 from dynskip.skip.cost import chain_macs_per_pixel
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
 
@@ -153,6 +161,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
             "features": {},
             "head_macs": {},
             "computable": {},
+            "changed": {},
         }
         self.recorder.reset(frames=img0.shape[0])
         out = super().predict(img0, img1, timestep)
@@ -167,19 +176,15 @@ class UGSPRIFE(SkipKnobs, IFNet):
         mask = state["masks"].get(index)
         if mask is not None and mode in ("sparse", "masked") and not bool(mask.any()):
             return self._skip_block(index, block, x_in, scale)
-        feat = block.encode(x_in, flow, scale)
+        computed = self._computed_tiles(index, mask, mode)
+        windows = self._uses_windows(index, computed, mode)
+        feat = self._encode(index, block, x_in, flow, scale, computed if windows else None)
         batch, hw = feat.shape[0], tuple(feat.shape[-2:])
         rec = self.recorder
-        rec.record(f"block{index}.conv0", 1.0, out_hw=hw, batch=batch)
         if mask is None:
             feat = block.convblock(feat) + feat
             rec.record(f"block{index}.convblock", 1.0, out_hw=hw, batch=batch)
         else:
-            computed = mask
-            if mode != "dense" and self.active_halo_tiles:
-                computed = dilate_tiles(mask, self.active_halo_tiles)
-                if index in state["computable"]:
-                    computed = computed * state["computable"][index]
             feat = run_pruned_chain(feat, block.convblock, computed, mode) + feat
             unit = self.recorder.units[f"block{index}.convblock"]
             fraction = computed.mean() if mode != "dense" else torch.ones((), dtype=feat.dtype)
@@ -193,14 +198,100 @@ class UGSPRIFE(SkipKnobs, IFNet):
                 overhead_macs=state["head_macs"].get(index, 0.0),
             )
         state["features"][index] = feat
-        flow_delta, mask_delta = block.decode(feat, scale)
-        rec.record(f"block{index}.lastconv", 1.0, out_hw=tuple(2 * s for s in hw), batch=batch)
-        if mask is not None and mode != "dense":
-            full = expand_mask(mask, tuple(flow_delta.shape[-2:]))
-            flow_delta, mask_delta = flow_delta * full, mask_delta * full
+        flow_delta, mask_delta = self._decode(index, block, feat, scale, mask, windows)
         if index + 1 in self.pruned_blocks:
             self._predict_mask(index + 1, feat, mask, mode)
         return flow_delta, mask_delta
+
+    def _computed_tiles(self, index: int, mask: Tensor | None, mode: str) -> Tensor | None:
+        """The tiles the pruned chain computes: the kept ones, grown by ``active_halo_tiles``."""
+        if mask is None or mode == "dense" or not self.active_halo_tiles:
+            return mask
+        computed = dilate_tiles(mask, self.active_halo_tiles)
+        if index in self._state["computable"]:
+            computed = computed * self._state["computable"][index]
+        return computed
+
+    def _uses_windows(self, index: int, computed: Tensor | None, mode: str) -> bool:
+        """Run ``conv0`` / ``lastconv`` around the kept tiles only (``archs/ifblock_kept.py``)?
+
+        Only the last pruned block qualifies (no mask head reads its features), only with hard masks,
+        and only below the window path's break-even. The masked emulation still computes densely but
+        counts what the sparse path runs, so both modes report the same MACs.
+        """
+        return (
+            computed is not None
+            and mode in ("sparse", "masked")
+            and index + 1 not in self.pruned_blocks
+            and float(computed.mean()) <= KEPT_IO_MAX_FRACTION
+        )
+
+    def _encode(
+        self,
+        index: int,
+        block: IFBlock,
+        x_in: Tensor,
+        flow: Tensor | None,
+        scale: float,
+        windows: Tensor | None,
+    ) -> Tensor:
+        """``conv0`` features; with ``windows`` (the computed tiles) only around them in sparse mode."""
+        if windows is not None and self._mode() == "sparse":
+            feat, _ = encode_kept(block, block.encode_input(x_in, flow, scale), windows)
+        else:
+            feat = block.encode(x_in, flow, scale)
+        batch, hw = feat.shape[0], tuple(feat.shape[-2:])
+        if windows is None:
+            self.recorder.record(f"block{index}.conv0", 1.0, out_hw=hw, batch=batch)
+        else:
+            macs = encode_kept_macs(block, int((windows > 0.5).sum()), hw[0] // windows.shape[-2])
+            self.recorder.record(
+                f"block{index}.conv0", windows.mean(), out_hw=hw, batch=batch, actual_macs=macs
+            )
+        return feat
+
+    def _decode(
+        self, index: int, block: IFBlock, feat: Tensor, scale: float, mask: Tensor | None, windows: bool
+    ) -> tuple[Tensor, Tensor]:
+        """The block's residuals, zeroed outside the kept tiles (computed only there with ``windows``)."""
+        mode = self._mode()
+        batch, hw = feat.shape[0], tuple(feat.shape[-2:])
+        out_hw = (2 * hw[0], 2 * hw[1])
+        if windows and mode == "sparse":
+            self._state["changed"][index] = mask
+            flow_delta, mask_delta, _ = decode_kept(block, feat, mask, scale)
+        else:
+            flow_delta, mask_delta = block.decode(feat, scale)
+            if mask is not None and mode != "dense":
+                full = expand_mask(mask, tuple(flow_delta.shape[-2:]))
+                flow_delta, mask_delta = flow_delta * full, mask_delta * full
+        if windows:
+            macs = decode_kept_macs(block, int((mask > 0.5).sum()), hw[0] // mask.shape[-2])
+            self.recorder.record(
+                f"block{index}.lastconv", mask.mean(), out_hw=out_hw, batch=batch, actual_macs=macs
+            )
+        else:
+            self.recorder.record(f"block{index}.lastconv", 1.0, out_hw=out_hw, batch=batch)
+        return flow_delta, mask_delta
+
+    def warp_images(
+        self, index: int, img0: Tensor, img1: Tensor, flow: Tensor, warped0: Tensor, warped1: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """After a block run around its kept tiles only, rewarp those tiles' pixels (batch union) only.
+
+        Elsewhere its residuals are zero, so the flow and the previous warps are unchanged there.
+        """
+        changed = self._state.get("changed", {}).get(index)
+        if changed is None:
+            return super().warp_images(index, img0, img1, flow, warped0, warped1)
+        union = expand_mask(changed.amax(0, keepdim=True), tuple(flow.shape[-2:]))
+        where = union.flatten().nonzero().squeeze(1)
+        out = []
+        for img, warped, part in ((img0, warped0, flow[:, :2]), (img1, warped1, flow[:, 2:4])):
+            new = warped.clone()
+            new.flatten(2)[:, :, where] = flow_warp_at(img, part, where, padding_mode="border")
+            out.append(new)
+        return out[0], out[1]
 
     def _skip_block(self, index: int, block: IFBlock, x_in: Tensor, scale: float) -> tuple[Tensor, Tensor]:
         """A block with every tile pruned adds nothing (its residuals are zeroed): skip it whole.

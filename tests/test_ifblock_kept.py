@@ -1,0 +1,91 @@
+"""An IFBlock computed around its kept tiles: windows equal the dense block there, and ugsp-rife uses it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dynskip.archs.ifblock_kept import FEATURE_RING, decode_kept, encode_kept, gather_windows
+from dynskip.archs.pruning import expand_mask
+from dynskip.archs.rife_arch import IFBlock
+from dynskip.models import build_model
+from dynskip.skip.protocol import execution_mode
+
+
+def _block_and_input(scale: float, seed: int = 0) -> tuple[IFBlock, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(seed)
+    block = IFBlock(8 + 4, 64).eval()
+    height, width = int(64 * scale), int(96 * scale)  # features 16x24 at 1/(4 scale): a 2x3 tile grid
+    x, flow = torch.randn(2, 8, height, width), torch.randn(2, 4, height, width)
+    mask = torch.tensor([[[[1.0, 0, 0], [0, 0, 0]]], [[[0, 0, 0], [0, 1, 1]]]])  # border tiles
+    return block, block.encode_input(x, flow, scale), mask
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_encode_kept_equals_conv0_on_the_kept_tiles_and_their_ring(scale: float) -> None:
+    block, x, mask = _block_and_input(scale)
+    with torch.no_grad():
+        dense = block.conv0(x)
+        kept, macs = encode_kept(block, x, mask)
+    pixels = expand_mask(mask, tuple(dense.shape[-2:]))
+    ring = F.max_pool2d(pixels, 2 * FEATURE_RING + 1, 1, FEATURE_RING).bool().expand_as(dense)
+    torch.testing.assert_close(kept[ring], dense[ring], rtol=0, atol=1e-5)
+    assert not kept[~ring].any()  # nothing computed or left elsewhere
+    dense_macs = sum(
+        c[0].in_channels * c[0].out_channels * 9 * 2 * 24 * 16 * s for c, s in zip(block.conv0, (4, 1))
+    )
+    assert 0 < macs < dense_macs  # 3 of 12 tiles, with windows
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_decode_kept_equals_the_masked_dense_decode(scale: float) -> None:
+    block, x, mask = _block_and_input(scale, seed=1)
+    with torch.no_grad():
+        feat = block.conv0(x)
+        flow, logit = block.decode(feat, scale)
+        kept_flow, kept_logit, _ = decode_kept(block, feat, mask, scale)
+    full = expand_mask(mask, tuple(flow.shape[-2:]))
+    torch.testing.assert_close(kept_flow, flow * full, rtol=0, atol=1e-5)
+    torch.testing.assert_close(kept_logit, logit * full, rtol=0, atol=1e-5)
+
+
+def test_gather_windows_reads_zeros_outside_the_frame() -> None:
+    x = torch.arange(1, 13, dtype=torch.float32).view(1, 1, 3, 4)
+    out = gather_windows(x, torch.tensor([0]), torch.tensor([-1]), torch.tensor([2]), 3)
+    assert out[0, 0].tolist() == [[0, 0, 0], [3, 4, 0], [7, 8, 0]]
+
+
+def test_ugsp_rife_runs_its_last_block_around_the_kept_tiles() -> None:
+    # Random heads at a threshold that keeps few block-3 tiles: the window path must run, agree with
+    # the masked emulation (dense conv0 / lastconv, full rewarp) and count fewer MACs.
+    torch.manual_seed(3)
+    model = build_model("ugsp-rife", weights="rife-v3.9", prune_padding=False).eval()
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for head in model.mask_heads.values():
+            head.body[2].weight.copy_(torch.randn(head.body[2].weight.shape, generator=g))
+            head.body[2].bias.zero_()
+    img0 = torch.rand(1, 3, 128, 256, generator=g)
+    img1 = torch.roll(img0, shifts=(3, -2), dims=(2, 3))
+    with torch.no_grad(), execution_mode(model, "masked"):
+        model(img0, img1)
+    probabilities = model._state["logits"][3].softmax(1)[:, 1]
+    model.threshold = float(probabilities.flatten().kthvalue(int(0.8 * probabilities.numel())).values)
+    reports = {}
+    with torch.no_grad():
+        outs = {}
+        for mode in ("masked", "sparse"):
+            with execution_mode(model, mode):
+                outs[mode] = model(img0, img1)
+                reports[mode] = model.skip_report()
+    assert 3 in model._state["changed"]  # the window path ran
+    kept = float(reports["sparse"].units["block3.convblock"].fraction)
+    assert 0 < kept <= 0.3
+    torch.testing.assert_close(outs["sparse"], outs["masked"], rtol=0, atol=1e-4)
+    for mode in ("masked", "sparse"):  # the emulation counts what the sparse path runs
+        units = reports[mode].units
+        assert float(units["block3.conv0"].fraction) == kept
+        for name in ("block3.conv0", "block3.lastconv"):
+            assert units[name].actual_macs < 0.8 * units[name].dense_macs, name
+    assert reports["sparse"].macs_saved_fraction() == reports["masked"].macs_saved_fraction()
