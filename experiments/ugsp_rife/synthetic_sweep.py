@@ -1,6 +1,8 @@
 """Threshold sweep of ugsp-rife on synthetic VFI clips (allowed for tuning): PSNR drop vs dense, MACs saved.
 
 python experiments/ugsp_rife/synthetic_sweep.py --size 272 480 --speed 8 --samples 16
+OMP_NUM_THREADS=2 python experiments/ugsp_rife/synthetic_sweep.py --size 720 1280 --samples 2 \
+    --thresholds 0.1 --timing-pairs 2 --repeats 5 --threads 2    # + wall-clock speed-up of sparse
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import json
 import statistics
 
 import torch
-from measure import dense_psnr, psnr_u8, synthetic_triplets
+from measure import dense_psnr, psnr_u8, synthetic_triplets, time_pairs
 
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
@@ -26,10 +28,13 @@ def main() -> None:
     p.add_argument("--weights", default="rife-v3.9")
     p.add_argument("--keep-padding", action="store_true", help="do not prune the padding tiles")
     p.add_argument("--active-halo", type=int, default=0, help="model.active_halo_tiles")
+    p.add_argument("--timing-pairs", type=int, default=0, help="also time dense vs sparse on this many")
+    p.add_argument("--repeats", type=int, default=3, help="timed repeats per pair (medians)")
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--texture", default="noise", help="noise or dead_leaves (dynskip.data.synthetic)")
     args = p.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     size = tuple(args.size)
     triplets = synthetic_triplets(args.samples, args.speed, args.texture, size)
     model = build_model(
@@ -55,6 +60,8 @@ def main() -> None:
             "macs_saved": statistics.fmean(saved),
             "block3_active": statistics.fmean(b3),
         }
+        if args.timing_pairs:  # dense vs sparse, interleaved (measure.time_pairs)
+            out["thresholds"][thr].update(time_pairs(model, triplets[: args.timing_pairs], args.repeats))
         print(thr, out["thresholds"][thr], flush=True)
     print(json.dumps(out))
     if args.json:
