@@ -177,3 +177,18 @@ def test_exception_malformed_model_arg_is_named(text, capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "--task", "vfi", "--model", "rife", "--video", CARPHONE, "--model-arg", text])
     assert "--model-arg" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "size"), [("vfi", "ugsp-rife", "64x96"), ("vsr", "skipvsr", "64x96")]
+)
+def test_bench_model_compares_with_the_dense_baseline_on_a_synthetic_clip(task, model, size, tmp_path):
+    out = tmp_path / "bench.json"
+    args = ["bench", "model", "--task", task, "--model", model, "--size", size]
+    main([*args, "--frames", "3", "--repeats", "1", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert result["video"].startswith("synthetic dead_leaves") and result["dense"]["seconds_per_frame"] > 0
+    for key in ("speedup", "psnr_drop", "macs_saved_fraction", "active_fraction"):
+        assert key in result, key
+    with pytest.raises(ValueError, match="--frames must be at least 3, got 2"):
+        main([*args, "--frames", "2"])

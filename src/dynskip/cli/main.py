@@ -126,6 +126,37 @@ def cmd_video(args: argparse.Namespace) -> None:
     print(f"wrote {n} frames to {args.output}")
 
 
+def cmd_bench_model(args: argparse.Namespace) -> dict:
+    """Speed-up, MACs saved and PSNR drop of a skipping model on a seeded synthetic clip."""
+    from dynskip.data.synthetic import SyntheticClips
+    from dynskip.evaluation.footage import evaluate_clip
+    from dynskip.evaluation.loading import default_weights, load_model
+    from dynskip.evaluation.report import print_results
+
+    if args.frames < 3:
+        raise ValueError(f"--frames must be at least 3, got {args.frames}")
+    if args.weights is None and args.ckpt is None:
+        args.weights = default_weights(args.model)
+    model_args = dict(args.model_arg)
+    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
+    clips = SyntheticClips("vfi", 1, args.size, seed=7, max_speed=args.speed, texture=args.texture)
+    clip = clips.render(0, [float(t) for t in range(args.frames)])
+    source = f"synthetic {args.texture} {args.size[0]}x{args.size[1]}, speed {args.speed}, seed 7"
+    result = evaluate_clip(
+        model, args.task, clip, source, args.device, compare_dense=True, repeats=args.repeats
+    )
+    result = {
+        "model": args.model,
+        "weights": args.weights,
+        "threshold": args.threshold,
+        "model_args": model_args,
+        **result,
+    }
+    print_results([result], title=f"bench: {args.model} on {source}")
+    write_json(result, args.json)
+    return result
+
+
 def cmd_flops(args: argparse.Namespace) -> dict:
     from dynskip.flops import flops_report
 
@@ -248,6 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--json", default=None)
     q.set_defaults(func=cmd_bench)
+    q = bench.add_parser(
+        "model", help="a skipping model vs its dense baseline on a synthetic clip (allowed footage)"
+    )
+    q.add_argument("--task", required=True, choices=["vsr", "vfi"])
+    _add_model_args(q)
+    q.add_argument("--size", type=_size, required=True, help="frame HxW (VSR: the HR size)")
+    q.add_argument("--frames", type=int, default=5)
+    q.add_argument("--texture", default="dead_leaves", choices=["noise", "dead_leaves"])
+    q.add_argument("--speed", type=float, default=4.0, help="largest motion, pixels per frame")
+    q.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
+    q.add_argument("--json", default=None)
+    q.set_defaults(func=cmd_bench_model)
 
     p = sub.add_parser("models", help="list registered models and their built-in weights")
     p.set_defaults(func=cmd_models)

@@ -141,6 +141,23 @@ def evaluate_footage(
     if task not in ("vsr", "vfi"):
         raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
     clip = load_frames(video, frames, start)
+    return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats)
+
+
+def evaluate_clip(
+    model: nn.Module,
+    task: str,
+    clip: Tensor,
+    source: str,
+    device: str = "cpu",
+    compare_dense: bool = False,
+    repeats: int = 3,
+) -> dict:
+    """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them."""
+    if task not in ("vsr", "vfi"):
+        raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
+    if clip.dim() != 4 or clip.shape[1] != 3:
+        raise ValueError(f"clip must be (T, 3, H, W) frames, got {tuple(clip.shape)} from {source}")
     make = vsr_workload if task == "vsr" else vfi_workload
     work = make(model, clip, device)
     n_out = work.targets.shape[0]
@@ -173,7 +190,7 @@ def evaluate_footage(
     seconds = interleaved_median({n: timed(*m) for n, m in modes.items()}, repeats=repeats, device=device)
     out = {
         "task": task,
-        "video": str(video),
+        "video": source,
         "frames": n_out,
         "inputs": work.inputs_desc,
         "device": device,
