@@ -15,6 +15,9 @@ Design (see ``experiments/ugsp_rife/README.md``):
   computes one ring of tiles around the kept ones, which makes the kept tiles exact (the chain is 8
   layers deep, a tile 8 positions wide) at the ring's cost.
 - With every tile active (or execution mode ``dense``) the computation is RIFE's exactly.
+- Kept-tile I/O (sparse mode): when few tiles of the last pruned block are computed, its ``conv0``
+  and ``lastconv`` run on windows around them and only their pixels are rewarped after it
+  (``archs/ifblock_kept.py``); the values there are the same.
 - The uncertainty head (phase 1; never run at inference) reads block 3's dense features.
 """
 
@@ -233,20 +236,21 @@ class UGSPRIFE(SkipKnobs, IFNet):
         x_in: Tensor,
         flow: Tensor | None,
         scale: float,
-        windows: Tensor | None,
+        window_tiles: Tensor | None,
     ) -> Tensor:
-        """``conv0`` features; with ``windows`` (the computed tiles) only around them in sparse mode."""
-        if windows is not None and self._mode() == "sparse":
-            feat, _ = encode_kept(block, block.encode_input(x_in, flow, scale), windows)
+        """``conv0`` features; in sparse mode only around ``window_tiles`` (the computed tiles) if given."""
+        if window_tiles is not None and self._mode() == "sparse":
+            feat, _ = encode_kept(block, block.encode_input(x_in, flow, scale), window_tiles)
         else:
             feat = block.encode(x_in, flow, scale)
         batch, hw = feat.shape[0], tuple(feat.shape[-2:])
-        if windows is None:
+        if window_tiles is None:
             self.recorder.record(f"block{index}.conv0", 1.0, out_hw=hw, batch=batch)
         else:
-            macs = encode_kept_macs(block, int((windows > 0.5).sum()), hw[0] // windows.shape[-2])
+            tile = hw[0] // window_tiles.shape[-2]
+            macs = encode_kept_macs(block, int((window_tiles > 0.5).sum()), tile)
             self.recorder.record(
-                f"block{index}.conv0", windows.mean(), out_hw=hw, batch=batch, actual_macs=macs
+                f"block{index}.conv0", window_tiles.mean(), out_hw=hw, batch=batch, actual_macs=macs
             )
         return feat
 
