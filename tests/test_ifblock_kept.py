@@ -54,6 +54,18 @@ def test_decode_kept_equals_the_masked_dense_decode(scale: float, tile: int) -> 
     torch.testing.assert_close(kept_logit, logit * full, rtol=0, atol=1e-5)
 
 
+def test_exception_tiles_must_cover_the_map_exactly() -> None:
+    block, x, mask = _block_and_input(1.0, 8)
+    with pytest.raises(
+        ValueError, match=r"conv0 output 16x24 is not covered by square tiles of the grid \(2, 2\)"
+    ):
+        encode_kept(block, x, mask[..., :2])
+    with pytest.raises(ValueError, match="divisible by 4, got 63x96"):
+        encode_kept(block, x[..., :63, :], mask)
+    with pytest.raises(ValueError, match=r"feature map 16x24 is not covered"):
+        decode_kept(block, torch.zeros(2, 64, 16, 24), mask[..., :2], 1.0)
+
+
 def test_gather_windows_reads_zeros_outside_the_frame() -> None:
     x = torch.arange(1, 13, dtype=torch.float32).view(1, 1, 3, 4)
     out = gather_windows(x, torch.tensor([0]), torch.tensor([-1]), torch.tensor([2]), 3)

@@ -68,6 +68,13 @@ def gather_windows(x: Tensor, sample: Tensor, top: Tensor, left: Tensor, size: i
     return windows * _inside(rows, cols, (height, width))
 
 
+def _tile_size(h: int, w: int, grid: tuple[int, int], what: str) -> int:
+    """Tile edge of a ``grid`` over an ``h x w`` map; raise unless it tiles the map exactly, square."""
+    if h % grid[0] or w % grid[1] or h // grid[0] != w // grid[1]:
+        raise ValueError(f"{what} {h}x{w} is not covered by square tiles of the grid {tuple(grid)}")
+    return h // grid[0]
+
+
 def _kept_tiles(mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(sample, row, col)`` of the kept tiles of a hard ``(B, 1, gh, gw)`` mask."""
     sample, _, row, col = (mask > 0.5).nonzero(as_tuple=True)
@@ -102,8 +109,10 @@ def encode_kept(block: IFBlock, x: Tensor, tiles: Tensor) -> tuple[Tensor, float
     elsewhere. Also returns the MACs run.
     """
     height, width = x.shape[-2:]
+    if height % 4 or width % 4:
+        raise ValueError(f"encode_kept needs an input size divisible by 4, got {height}x{width}")
     h, w = height // 4, width // 4
-    tile, ring = h // tiles.shape[-2], FEATURE_RING
+    tile, ring = _tile_size(h, w, tuple(tiles.shape[-2:]), "conv0 output"), FEATURE_RING
     sample, row, col = _kept_tiles(tiles)
     size2 = tile + 2 * ring  # conv0 output window (features)
     size1, size0 = 2 * size2 + 1, 4 * size2 + 3  # the stride-2 convs' input windows
@@ -134,7 +143,7 @@ def decode_kept(block: IFBlock, feat: Tensor, mask: Tensor, scale: float) -> tup
     """
     h, w = feat.shape[-2:]
     gh, gw = mask.shape[-2:]
-    tile, ring = h // gh, FEATURE_RING
+    tile, ring = _tile_size(h, w, (gh, gw), "feature map"), FEATURE_RING
     up = round(2 * scale)  # lastconv doubles, the resize multiplies by 2 scale
     sample, row, col = _kept_tiles(mask)
     size = tile + 2 * ring
