@@ -72,22 +72,25 @@ def test_gather_windows_reads_zeros_outside_the_frame() -> None:
     assert out[0, 0].tolist() == [[0, 0, 0], [3, 4, 0], [7, 8, 0]]
 
 
-def test_ugsp_rife_runs_its_last_block_around_the_kept_tiles() -> None:
+@pytest.mark.parametrize(("halo", "quantile", "size"), [(0, 0.8, (128, 256)), (1, 0.97, (256, 384))])
+def test_ugsp_rife_runs_its_last_block_around_the_kept_tiles(halo: int, quantile: float, size) -> None:
     # Random heads at a threshold that keeps few block-3 tiles: the window path must run, agree with
-    # the masked emulation (dense conv0 / lastconv, full rewarp) and count fewer MACs.
+    # the masked emulation (dense conv0 / lastconv, full rewarp) and count fewer MACs. With the
+    # active halo the windows cover the computed ring and the decode the kept tiles.
     torch.manual_seed(3)
-    model = build_model("ugsp-rife", weights="rife-v3.9", prune_padding=False).eval()
+    knobs = {"prune_padding": False, "active_halo_tiles": halo}
+    model = build_model("ugsp-rife", weights="rife-v3.9", **knobs).eval()
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for head in model.mask_heads.values():
             head.body[2].weight.copy_(torch.randn(head.body[2].weight.shape, generator=g))
             head.body[2].bias.zero_()
-    img0 = torch.rand(1, 3, 128, 256, generator=g)
+    img0 = torch.rand(1, 3, *size, generator=g)
     img1 = torch.roll(img0, shifts=(3, -2), dims=(2, 3))
     with torch.no_grad(), execution_mode(model, "masked"):
         model(img0, img1)
     probabilities = model._state["logits"][3].softmax(1)[:, 1]
-    model.threshold = float(probabilities.flatten().kthvalue(int(0.8 * probabilities.numel())).values)
+    model.threshold = float(probabilities.flatten().kthvalue(int(quantile * probabilities.numel())).values)
     reports = {}
     with torch.no_grad():
         outs = {}
