@@ -78,15 +78,23 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
 
 
-def cmd_evaluate(args: argparse.Namespace) -> dict:
-    from dynskip.evaluation.footage import evaluate_footage
+def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
+    """The model named by the ``_add_model_args`` options, and the fields naming it in a result."""
     from dynskip.evaluation.loading import default_weights, load_model
-    from dynskip.evaluation.report import print_results
 
     if args.weights is None and args.ckpt is None:
         args.weights = default_weights(args.model)
     model_args = dict(args.model_arg)
     model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
+    named = {"model": args.model, "weights": args.weights, "ckpt": args.ckpt, "threshold": args.threshold}
+    return model, {**named, "model_args": model_args}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> dict:
+    from dynskip.evaluation.footage import evaluate_footage
+    from dynskip.evaluation.report import print_results
+
+    model, named = _load_model(args)
     result = evaluate_footage(
         model,
         args.task,
@@ -97,14 +105,7 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
         compare_dense=args.compare_dense,
         repeats=args.repeats,
     )
-    result = {
-        "model": args.model,
-        "weights": args.weights,
-        "ckpt": args.ckpt,
-        "threshold": args.threshold,
-        "model_args": model_args,
-        **result,
-    }
+    result = {**named, **result}
     print_results([result], title=f"{args.model} on {Path(args.video).name}")
     write_json(result, args.json)
     return result
@@ -130,28 +131,18 @@ def cmd_bench_model(args: argparse.Namespace) -> dict:
     """Speed-up, MACs saved and PSNR drop of a skipping model on a seeded synthetic clip."""
     from dynskip.data.synthetic import SyntheticClips
     from dynskip.evaluation.footage import evaluate_clip
-    from dynskip.evaluation.loading import default_weights, load_model
     from dynskip.evaluation.report import print_results
 
     if args.frames < 3:
         raise ValueError(f"--frames must be at least 3, got {args.frames}")
-    if args.weights is None and args.ckpt is None:
-        args.weights = default_weights(args.model)
-    model_args = dict(args.model_arg)
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
+    model, named = _load_model(args)
     clips = SyntheticClips("vfi", 1, args.size, seed=7, max_speed=args.speed, texture=args.texture)
     clip = clips.render(0, [float(t) for t in range(args.frames)])
     source = f"synthetic {args.texture} {args.size[0]}x{args.size[1]}, speed {args.speed}, seed 7"
     result = evaluate_clip(
         model, args.task, clip, source, args.device, compare_dense=True, repeats=args.repeats
     )
-    result = {
-        "model": args.model,
-        "weights": args.weights,
-        "threshold": args.threshold,
-        "model_args": model_args,
-        **result,
-    }
+    result = {**named, **result}
     print_results([result], title=f"bench: {args.model} on {source}")
     write_json(result, args.json)
     return result

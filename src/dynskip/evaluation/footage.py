@@ -121,6 +121,11 @@ def skip_fields(reports: list) -> dict:
     }
 
 
+def _check_task(task: str) -> None:
+    if task not in ("vsr", "vfi"):
+        raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
+
+
 def evaluate_footage(
     model: nn.Module,
     task: str,
@@ -138,8 +143,7 @@ def evaluate_footage(
     was fine-tuned: the official BasicVSR it started from), that model. Both are timed in one process,
     interleaved, and ``speedup`` / ``psnr_drop`` / ``macs_saved_fraction`` compare the two.
     """
-    if task not in ("vsr", "vfi"):
-        raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
+    _check_task(task)  # before reading the video
     clip = load_frames(video, frames, start)
     return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats)
 
@@ -154,8 +158,7 @@ def evaluate_clip(
     repeats: int = 3,
 ) -> dict:
     """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them."""
-    if task not in ("vsr", "vfi"):
-        raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
+    _check_task(task)
     if clip.dim() != 4 or clip.shape[1] != 3:
         raise ValueError(f"clip must be (T, 3, H, W) frames, got {tuple(clip.shape)} from {source}")
     make = vsr_workload if task == "vsr" else vfi_workload
