@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -204,8 +205,9 @@ def test_export_with_backbone_deltas_names_official_rife_as_baseline(tmp_path) -
     assert str(again.dense_reference) == "official rife (rife-v3.9)"
 
 
-def test_soft_masks_train_the_heads() -> None:
-    model = build_model("ugsp-rife").train()
+@pytest.mark.parametrize("halo", [0, 1])
+def test_soft_masks_train_the_heads(halo: int) -> None:
+    model = build_model("ugsp-rife", active_halo_tiles=halo).train()
     model.execution_mode = "train"
     img0, img1 = _pair(64, 64, seed=4, batch=2)
     out = model.forward_train(img0, img1, torch.full((2,), 0.5), uncertainty=True)
