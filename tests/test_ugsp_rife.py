@@ -9,7 +9,6 @@ from torch import nn
 from dynskip.archs.pruning import (
     MaskHead,
     UncertaintyHead,
-    dilate_tiles,
     expand_mask,
     hierarchical_mask,
     keep_probability,
@@ -20,6 +19,7 @@ from dynskip.archs.pruning import (
 from dynskip.archs.rife_arch import conv_prelu
 from dynskip.models import build_model
 from dynskip.skip.protocol import SkippingModel, execution_mode
+from dynskip.skip.tiles import dilate_tiles
 
 # Mask heads on block1 (128 ch) and block2 (96 ch) features, uncertainty head on block3 (64 ch).
 HEAD_PARAMS = 18_498 + 13_890 + 18_785
@@ -89,11 +89,11 @@ def test_one_ring_of_halo_tiles_makes_the_active_tiles_exact() -> None:
         dense = layers(x)
         plain = run_pruned_chain(x, layers, mask, "masked")
         for mode in ("masked", "sparse"):
-            halo = run_pruned_chain(x, layers, dilate_tiles(mask, 1), mode)
+            halo = run_pruned_chain(x, layers, dilate_tiles(mask[:, 0], 1)[:, None], mode)
             torch.testing.assert_close(halo[active], dense[active], rtol=0, atol=1e-5)
     assert float((plain[active] - dense[active]).abs().max()) > 1e-3  # without the ring zeros leak in
-    assert dilate_tiles(mask, 0) is mask
-    assert dilate_tiles(mask, 1).sum() == 9 + 4  # 3x3 around the inner tile, 2x2 in the corner
+    assert torch.equal(dilate_tiles(mask[:, 0], 0), mask[:, 0])
+    assert dilate_tiles(mask[:, 0], 1).sum() == 9 + 4  # 3x3 around the inner tile, 2x2 in the corner
 
 
 def test_mask_helpers() -> None:
@@ -159,7 +159,7 @@ def test_active_halo_tiles_keep_block3_features_exact_and_are_counted() -> None:
     torch.testing.assert_close(feats[1, "masked"][active], feats[1, "dense"][active], rtol=0, atol=1e-5)
     assert float((feats[0, "masked"][active] - feats[0, "dense"][active]).abs().max()) > 1e-3
     assert fractions[0] == float(mask.mean())
-    assert fractions[1] == float(dilate_tiles(mask, 1).mean()) > fractions[0]  # the ring is paid for
+    assert fractions[1] == float(dilate_tiles(mask[:, 0], 1).mean()) > fractions[0]  # the ring is paid for
 
 
 def test_all_masks_on_reproduces_dense_rife_exactly() -> None:

@@ -130,18 +130,6 @@ def expand_mask(mask: Tensor, size: tuple[int, int]) -> Tensor:
     return mask.repeat_interleave(size[0] // gh, dim=2).repeat_interleave(size[1] // gw, dim=3)
 
 
-def dilate_tiles(mask: Tensor, rings: int) -> Tensor:
-    """Tile mask ``(B, 1, gh, gw)`` grown by ``rings`` tiles in every direction (8-neighbourhood).
-
-    Soft masks stay soft (a max over the neighbourhood); ``rings=0`` returns ``mask`` itself.
-    """
-    if rings < 0:
-        raise ValueError(f"rings must be >= 0, got {rings}")
-    if rings == 0:
-        return mask
-    return F.max_pool2d(mask, 2 * rings + 1, stride=1, padding=rings)
-
-
 def valid_tile_mask(
     grid: tuple[int, int], padded_hw: tuple[int, int], valid_hw: tuple[int, int], like: Tensor
 ) -> Tensor:

@@ -39,7 +39,6 @@ from dynskip.archs.ifblock_kept import (
 from dynskip.archs.pruning import (
     MaskHead,
     UncertaintyHead,
-    dilate_tiles,
     expand_mask,
     hierarchical_mask,
     run_pruned_chain,
@@ -50,6 +49,7 @@ from dynskip.archs.rife_arch import BLOCK_CHANNELS, PAD_MULTIPLE, IFBlock, IFNet
 from dynskip.archs.warp import flow_warp_at
 from dynskip.skip.cost import chain_macs_per_pixel
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
+from dynskip.skip.tiles import dilate_tiles
 
 
 def _conv0_macs(block: IFBlock) -> float:
@@ -62,6 +62,11 @@ def _lastconv_macs(block: IFBlock) -> float:
     """MACs per output position (at ``1/(2 scale)``) of the stride-2 4x4 transposed conv."""
     conv = block.lastconv
     return conv.in_channels * conv.out_channels * 16 / 4
+
+
+def _grow(mask: Tensor, rings: int) -> Tensor:
+    """A ``(B, 1, gh, gw)`` tile mask grown by ``rings`` tiles (:func:`dynskip.skip.tiles.dilate_tiles`)."""
+    return dilate_tiles(mask[:, 0], rings)[:, None]
 
 
 class UGSPRIFE(SkipKnobs, IFNet):
@@ -210,7 +215,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         """The tiles the pruned chain computes: the kept ones, grown by ``active_halo_tiles``."""
         if mask is None or mode == "dense" or not self.active_halo_tiles:
             return mask
-        computed = dilate_tiles(mask, self.active_halo_tiles)
+        computed = _grow(mask, self.active_halo_tiles)
         if index in self._state["computable"]:
             computed = computed * self._state["computable"][index]
         return computed
@@ -332,7 +337,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
                     # One ring of padding tiles stays on: the 8 masked layers then see the dense
                     # features up to the valid tiles' border (zeros further out reach one position per
                     # layer), so the valid region stays (nearly) exact.
-                    valid = dilate_tiles(valid, self.padding_halo_tiles)
+                    valid = _grow(valid, self.padding_halo_tiles)
                 mask = mask * valid
                 state["computable"][child] = valid  # the active halo does not reach further out
             positions = feat.shape[0] * feat.shape[-2] * feat.shape[-1]

@@ -114,9 +114,8 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
 def cmd_video(args: argparse.Namespace) -> None:
     """``upscale`` / ``interpolate``: the model's own video-in, video-out routine."""
     from dynskip.evaluation import streaming
-    from dynskip.evaluation.loading import load_model
 
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, dict(args.model_arg))
+    model, _ = _load_model(args)
     if args.command == "upscale":
         options = {"chunk": args.chunk, "overlap": args.overlap}
         run = streaming.upscale_video
