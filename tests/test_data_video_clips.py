@@ -104,6 +104,88 @@ def test_synthetic_background_moves_by_the_reported_motion(texture: str):
     assert known < 0.01 and known < static / 5
 
 
+SPRITE_SCENE = {"num_objects": 4, "max_rotation": 4.0, "max_zoom": 0.04}
+
+
+def _outside_objects(motion, size: int, times=(0.0, 1.0), border: int = 4) -> torch.Tensor:
+    """Pixels away from the disc and every sprite (their bounding circles + 3 px) at all ``times``."""
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+    keep = torch.ones(size, size, dtype=torch.bool)
+    for t in times:
+        cx, cy = (motion.object_centre[i] + motion.object[i] * t for i in (0, 1))
+        keep &= ((xs - cx) ** 2 + (ys - cy) ** 2).sqrt() > motion.object_radius + 3
+        for s in motion.sprites:
+            reach = s.radius * (1 + sum(a for a, _ in s.harmonics)) * np.exp(abs(s.zoom) * t) + 3
+            cx, cy = (s.centre[i] + s.velocity[i] * t for i in (0, 1))
+            keep &= ((xs - cx) ** 2 + (ys - cy) ** 2).sqrt() > reach
+    keep[:border] = keep[-border:] = keep[:, :border] = keep[:, -border:] = False
+    return keep
+
+
+def _similarity_flow(size: int, centre, shift, spin: float, zoom: float) -> torch.Tensor:
+    """``(1, 2, size, size)`` flow of ``p -> centre + exp(zoom) R(spin) (p - centre) + shift``."""
+    ys, xs = torch.meshgrid(torch.arange(float(size)), torch.arange(float(size)), indexing="ij")
+    dx, dy = xs - centre[0], ys - centre[1]
+    c, s, k = np.cos(spin), np.sin(spin), np.exp(zoom)
+    x1 = centre[0] + k * (c * dx - s * dy) + shift[0]
+    y1 = centre[1] + k * (s * dx + c * dy) + shift[1]
+    return torch.stack((x1 - xs, y1 - ys))[None].float()
+
+
+def test_sprite_scenes_draw_the_requested_objects_and_keep_default_scenes():
+    data = SyntheticClips("vfi", num_samples=2, size=64, seed=3, max_speed=3, **SPRITE_SCENE)
+    motion = data.motion(1)
+    assert len(motion.sprites) == 3 and data.motion(1) == motion  # deterministic
+    assert (
+        0 < abs(motion.background_spin) <= np.radians(4.0)
+        and 0 < abs(motion.background_zoom) <= np.log(1.04) + 1e-9
+    )
+    for sprite in motion.sprites:
+        assert abs(sprite.spin) <= np.radians(4.0) and sum(a for a, _ in sprite.harmonics) < 0.63
+    plain = SyntheticClips("vfi", num_samples=2, size=64, seed=3, max_speed=3)
+    assert plain.motion(1).sprites == () and plain.motion(1).background_spin == 0.0
+    # Sprites are drawn from their own stream: the background and disc motion stay the same.
+    assert plain.motion(1).background == motion.background and plain.motion(1).object == motion.object
+    assert not torch.equal(plain[1]["gt"], data[1]["gt"])
+    for bad in ({"num_objects": 0}, {"max_rotation": -1.0}, {"max_zoom": 1.0}):
+        with pytest.raises(ValueError, match="num_objects >= 1, max_rotation >= 0 and 0 <= max_zoom < 1"):
+            SyntheticClips("vfi", **bad)
+
+
+def _warp_error(gt: torch.Tensor, flow: torch.Tensor, where: torch.Tensor) -> float:
+    """Mean |frame 1 warped back by ``flow`` - frame 0| on the pixels ``where``."""
+    back = flow_warp(gt[1:2], flow, padding_mode="border", interpolation="bicubic")[0]
+    return float((back - gt[0]).abs()[:, where].mean())
+
+
+def test_sprite_scene_background_follows_its_reported_spin_and_zoom():
+    data = SyntheticClips("vsr", num_samples=1, size=64, num_frames=2, seed=5, max_speed=2, **SPRITE_SCENE)
+    motion, gt = data.motion(0), data[0]["gt"]
+    keep = _outside_objects(motion, 64)
+    assert keep.float().mean() > 0.2
+    centre = (31.5, 31.5)
+    known = _warp_error(
+        gt,
+        _similarity_flow(64, centre, motion.background, motion.background_spin, motion.background_zoom),
+        keep,
+    )
+    shift_only = _warp_error(gt, _similarity_flow(64, centre, motion.background, 0.0, 0.0), keep)
+    assert known < 0.008 and known < shift_only / 3
+
+
+def test_sprite_texture_moves_with_its_sprite():
+    scene = {**SPRITE_SCENE, "max_rotation": 10.0, "max_zoom": 0.08}
+    data = SyntheticClips("vsr", num_samples=1, size=96, num_frames=2, seed=6, max_speed=2, **scene)
+    motion, gt = data.motion(0), data[0]["gt"]
+    top = motion.sprites[-1]  # painted last: nothing covers it
+    ys, xs = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    inner = ((xs - top.centre[0]) ** 2 + (ys - top.centre[1]) ** 2).sqrt() < 0.35 * top.radius
+    assert inner.sum() > 50
+    known = _warp_error(gt, _similarity_flow(96, top.centre, top.velocity, top.spin, top.zoom), inner)
+    shift_only = _warp_error(gt, _similarity_flow(96, top.centre, top.velocity, 0.0, 0.0), inner)
+    assert known < 0.006 and known < shift_only / 2
+
+
 def test_dead_leaves_have_leaves_at_many_scales():
     texture = _dead_leaves(np.random.default_rng(0), 96, 128)
     assert texture.shape == (3, 96, 128) and texture.min() >= 0.0 and texture.max() <= 1.0

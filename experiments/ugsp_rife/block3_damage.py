@@ -3,7 +3,8 @@
     OMP_NUM_THREADS=2 python experiments/ugsp_rife/block3_damage.py
 
 For carphone triplets with frame gaps 1, 2, 4 (frames 0..119) and synthetic clips (272x480, speed 8,
-seed 7) it reports, per source:
+seed 7: global translation + disc, and FlyingChairs-like sprite scenes in both textures) it reports,
+per source:
 
 - ``drop_all``: PSNR drop when block 3 is pruned on every tile (its flow / mask residuals dropped);
 - the share of 32-px tiles one could prune within 0.1 dB if tiles were pruned in the order of a score:
@@ -25,7 +26,7 @@ import math
 
 import torch
 import torch.nn.functional as F
-from measure import read_frames
+from measure import SPRITES, read_frames
 
 from dynskip.archs.rife_arch import PAD_MULTIPLE
 from dynskip.data.synthetic import SyntheticClips
@@ -42,8 +43,14 @@ def sources(frames: int) -> dict[str, list[tuple[torch.Tensor, torch.Tensor, tor
         out[f"carphone_gap{gap}"] = [
             (video[i], video[i + gap], video[i + 2 * gap]) for i in range(0, len(video) - 2 * gap, 6)
         ]
-    clips = SyntheticClips(task="vfi", num_samples=8, size=(272, 480), seed=7, max_speed=8)
-    out["synthetic_272x480_speed8"] = [(s["img0"], s["gt"], s["img1"]) for s in (clips[i] for i in range(8))]
+    scenes = {
+        "synthetic_272x480_speed8": {},
+        "sprites_noise_272x480_speed8": SPRITES,
+        "sprites_dead_leaves_272x480_speed8": {**SPRITES, "texture": "dead_leaves"},
+    }
+    for name, scene in scenes.items():
+        clips = SyntheticClips(task="vfi", num_samples=8, size=(272, 480), seed=7, max_speed=8, **scene)
+        out[name] = [(s["img0"], s["gt"], s["img1"]) for s in (clips[i] for i in range(8))]
     return out
 
 

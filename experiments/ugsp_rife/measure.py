@@ -44,12 +44,22 @@ def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:
 Triplet = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (img0, gt, img1), each (3, H, W)
 
 
+# FlyingChairs-like synthetic scenes (seventh session): sprites moving, rotating and zooming on their own
+SPRITES = {"num_objects": 6, "max_rotation": 5.0, "max_zoom": 0.05}
+
+
 def synthetic_triplets(
-    samples: int, speed: float = 8.0, texture: str = "noise", size: tuple[int, int] = (272, 480)
+    samples: int,
+    speed: float = 8.0,
+    texture: str = "noise",
+    size: tuple[int, int] = (272, 480),
+    sprites: bool = False,
 ) -> list[Triplet]:
-    """The held-out synthetic VFI triplets (seed 7; training clips use other seeds)."""
+    """The held-out synthetic VFI triplets (seed 7; training clips use other seeds); ``sprites``: the
+    FlyingChairs-like scenes (``SPRITES``) instead of global translation + one disc."""
+    scene = SPRITES if sprites else {}
     data = SyntheticClips(
-        task="vfi", num_samples=samples, size=size, seed=7, max_speed=speed, texture=texture
+        task="vfi", num_samples=samples, size=size, seed=7, max_speed=speed, texture=texture, **scene
     )
     return [(s["img0"], s["gt"], s["img1"]) for s in (data[i] for i in range(samples))]
 

@@ -33,17 +33,19 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--texture", default="noise", help="noise or dead_leaves (dynskip.data.synthetic)")
+    p.add_argument("--sprites", action="store_true", help="FlyingChairs-like scenes (measure.SPRITES)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     size = tuple(args.size)
-    triplets = synthetic_triplets(args.samples, args.speed, args.texture, size)
+    triplets = synthetic_triplets(args.samples, args.speed, args.texture, size, args.sprites)
     model = build_model(
         "ugsp-rife",
         weights=args.weights,
         prune_padding=not args.keep_padding,
         active_halo_tiles=args.active_halo,
     ).eval()
-    out = {"size": args.size, "speed": args.speed, "texture": args.texture, "weights": args.weights}
+    out = {"size": args.size, "speed": args.speed, "texture": args.texture, "sprites": args.sprites}
+    out["weights"] = args.weights
     out.update(dense_psnr(model, triplets), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:

@@ -1,6 +1,12 @@
 """Synthetic clips with known motion: a random texture translating globally plus a textured disc moving
 on its own, both at sub-pixel speeds. Deterministic per ``(seed, index)``; no files needed.
 
+Optionally (``num_objects > 1``, ``max_rotation``, ``max_zoom``) the scene becomes FlyingChairs-like
+(Dosovitskiy et al. 2015, the optical-flow field's standard synthetic training data): more textured
+sprites with irregular outlines, each with its own translation, rotation and zoom over a background
+that rotates and zooms too. That adds what global translation lacks and real footage has: many motion
+boundaries, occlusions and non-translational motion. The defaults render the original scenes exactly.
+
 Two textures: ``noise`` (multi-scale smooth noise plus a few hard-edged rectangles) and ``dead_leaves``
 (occluding discs with radii drawn from ``r^-3``: the occlusion model that reproduces the scale
 invariance and much of the statistics of natural images; Lee, Mumford & Huang 2001). Dead leaves
@@ -27,10 +33,28 @@ from dynskip.data.samples import vfi_sample, vsr_sample
 
 
 @dataclass(frozen=True)
+class SpriteMotion:
+    """One sprite: a textured blob whose outline radius is ``radius * (1 + sum_k a_k cos(k phi + p_k))``.
+
+    At time ``t`` its centre is ``centre + velocity * t``, its orientation ``angle + spin * t`` and its
+    scale ``exp(zoom * t)``; the texture moves with it.
+    """
+
+    centre: tuple[float, float]  # (x, y) at time 0
+    velocity: tuple[float, float]  # (dx, dy) per frame
+    radius: float
+    harmonics: tuple[tuple[float, float], ...]  # (amplitude, phase) of harmonics k = 2, 3, ...
+    angle: float
+    spin: float  # radians per frame
+    zoom: float  # log scale per frame
+
+
+@dataclass(frozen=True)
 class SyntheticMotion:
     """Ground-truth motion of one sample, in pixels per frame (VFI: per ``img0 -> img1`` interval).
 
-    Content at ``(x, y)`` in frame 0 is at ``(x + dx * t, y + dy * t)`` at time ``t``.
+    Background content at ``p`` in frame 0 is at ``c + exp(zoom * t) * R(spin * t) (p - c) + (dx, dy) * t``
+    at time ``t``, ``c`` the frame centre and ``R`` a rotation (without spin and zoom: ``p + (dx, dy) * t``).
     """
 
     background: tuple[float, float]  # (dx, dy)
@@ -38,6 +62,9 @@ class SyntheticMotion:
     object_centre: tuple[float, float]  # (x, y) at time 0
     object_radius: float
     timestep: float  # VFI target time (0.5 unless drawn at random)
+    background_spin: float = 0.0  # radians per frame, about the frame centre
+    background_zoom: float = 0.0  # log scale per frame, about the frame centre
+    sprites: tuple[SpriteMotion, ...] = ()  # painted over the disc, in order
 
 
 def _texture(rng: np.random.Generator, height: int, width: int) -> Tensor:
@@ -92,6 +119,12 @@ def _dead_leaves(rng: np.random.Generator, height: int, width: int) -> Tensor:
 TEXTURES = {"noise": _texture, "dead_leaves": _dead_leaves}
 
 
+def _unrotate(x: Tensor, y: Tensor, angle: float) -> tuple[Tensor, Tensor]:
+    """``R(-angle) (x, y)``: frame offsets into the coordinates of content rotated by ``angle``."""
+    c, s = math.cos(angle), math.sin(angle)
+    return c * x + s * y, -s * x + c * y
+
+
 def _sample(canvas: Tensor, xs: Tensor, ys: Tensor) -> Tensor:
     """Bicubic sample of ``(C, Hc, Wc)`` at pixel coordinates ``xs``, ``ys`` of shape ``(H, W)``."""
     hc, wc = canvas.shape[-2:]
@@ -111,7 +144,10 @@ class SyntheticClips(RestorationDataset):
         seed: sample ``i`` is a pure function of ``(seed, i)``.
         scale, degradation: VSR LQ generation.
         max_speed: largest |dx|, |dy| in pixels per frame.
-        texture: ``noise`` or ``dead_leaves`` (see the module docstring), for background and disc.
+        texture: ``noise`` or ``dead_leaves`` (see the module docstring), for background and objects.
+        num_objects: moving objects: the disc plus ``num_objects - 1`` sprites (FlyingChairs-like).
+        max_rotation: largest rotation speed of background and sprites, degrees per frame.
+        max_zoom: largest relative scale change per frame of background and sprites (0.05 = 5%).
         timestep: VFI target time; None draws it uniformly in (0, 1) per sample.
         augment: training augmentation.
     """
@@ -129,6 +165,9 @@ class SyntheticClips(RestorationDataset):
         timestep: float | None = 0.5,
         augment: Augment | None = None,
         texture: str = "noise",
+        num_objects: int = 1,
+        max_rotation: float = 0.0,
+        max_zoom: float = 0.0,
     ) -> None:
         self.task = require_choice("task", task, ("vsr", "vfi"))
         self.texture = require_choice("texture", texture, tuple(TEXTURES))
@@ -143,16 +182,24 @@ class SyntheticClips(RestorationDataset):
                 f"need num_samples >= 1, num_frames >= 1, max_speed >= 0; "
                 f"got {num_samples}, {num_frames}, {max_speed}"
             )
+        if num_objects < 1 or max_rotation < 0 or not 0.0 <= max_zoom < 1.0:
+            raise ValueError(
+                f"need num_objects >= 1, max_rotation >= 0 and 0 <= max_zoom < 1; "
+                f"got {num_objects}, {max_rotation}, {max_zoom}"
+            )
         if timestep is not None and not 0.0 <= timestep <= 1.0:
             raise ValueError(f"timestep must be in [0, 1] or None, got {timestep}")
         self.num_samples, self.num_frames, self.seed = num_samples, num_frames, seed
         self.scale, self.max_speed, self.timestep, self.augment = scale, max_speed, timestep, augment
+        self.num_objects, self.max_rotation, self.max_zoom = int(num_objects), max_rotation, max_zoom
 
     def __len__(self) -> int:
         return self.num_samples
 
-    def _scene(self, index: int) -> tuple[SyntheticMotion, np.random.Generator]:
-        """The sample's motion, and the generator positioned to draw its textures next."""
+    def _scene(self, index: int) -> tuple[SyntheticMotion, np.random.Generator, np.random.Generator]:
+        """The sample's motion, and the generators positioned to draw its textures next: one for the
+        background and disc, one for the sprites (a separate stream, so that the default scenes are
+        drawn exactly as before sprites existed)."""
         if not 0 <= index < self.num_samples:
             raise IndexError(f"index {index} out of range for {self.num_samples} synthetic samples")
         rng = np.random.default_rng([self.seed, index])
@@ -162,32 +209,93 @@ class SyntheticClips(RestorationDataset):
         centre = (float(rng.uniform(0.25, 0.75) * w), float(rng.uniform(0.25, 0.75) * h))
         radius = float(rng.uniform(0.12, 0.25) * min(h, w))
         timestep = float(rng.uniform(0.0, 1.0)) if self.timestep is None else self.timestep
-        return SyntheticMotion(background, obj, centre, radius, timestep), rng
+        sprite_rng, pi = np.random.default_rng([self.seed, index, 1]), math.pi
+        spin_limit = math.radians(self.max_rotation)
+
+        def spin_zoom() -> tuple[float, float]:
+            spin = float(sprite_rng.uniform(-spin_limit, spin_limit)) if spin_limit else 0.0
+            zoom = math.log1p(sprite_rng.uniform(-self.max_zoom, self.max_zoom)) if self.max_zoom else 0.0
+            return spin, float(zoom)
+
+        background_spin, background_zoom = spin_zoom()
+        sprites = []
+        for _ in range(self.num_objects - 1):
+            spin, zoom = spin_zoom()
+            sprites.append(
+                SpriteMotion(
+                    centre=(float(sprite_rng.uniform(0.1, 0.9) * w), float(sprite_rng.uniform(0.1, 0.9) * h)),
+                    velocity=tuple(float(v) for v in sprite_rng.uniform(-self.max_speed, self.max_speed, 2)),
+                    radius=float(sprite_rng.uniform(0.06, 0.2) * min(h, w)),
+                    # amplitudes sum below 0.63: the outline radius stays positive (concave blobs)
+                    harmonics=tuple(
+                        (float(sprite_rng.uniform(0.0, 0.3) / (k - 1)), float(sprite_rng.uniform(0, 2 * pi)))
+                        for k in range(2, 6)
+                    ),
+                    angle=float(sprite_rng.uniform(0, 2 * pi)),
+                    spin=spin,
+                    zoom=zoom,
+                )
+            )
+        motion = SyntheticMotion(
+            background, obj, centre, radius, timestep, background_spin, background_zoom, tuple(sprites)
+        )
+        return motion, rng, sprite_rng
 
     def motion(self, index: int) -> SyntheticMotion:
         return self._scene(index)[0]
 
     def render(self, index: int, times: Sequence[float]) -> Tensor:
         """Frames of sample ``index`` at ``times`` as ``(T, 3, H, W)`` in [0, 1], on the uint8 grid."""
-        motion, rng = self._scene(index)
+        motion, rng, sprite_rng = self._scene(index)
         h, w = self.size
-        margin = math.ceil(self.max_speed * max(abs(t) for t in times)) + 4
+        centre_x, centre_y = (w - 1) / 2, (h - 1) / 2
+        # Canvas margin: the translation, plus how far spin and zoom move the frame's corners.
+        reach = max(abs(t) for t in times)
+        corner = math.hypot(centre_x, centre_y)
+        twist = abs(motion.background_spin) * reach + abs(math.expm1(abs(motion.background_zoom) * reach))
+        margin = (
+            math.ceil(self.max_speed * reach + (corner + self.max_speed * reach) * twist * (1 + twist)) + 4
+        )
         texture = TEXTURES[self.texture]
         background = texture(rng, h + 2 * margin, w + 2 * margin)
         disc_half = math.ceil(motion.object_radius) + 3
         disc = texture(rng, 2 * disc_half + 1, 2 * disc_half + 1)
+        sprite_halves = [
+            math.ceil(s.radius * (1 + sum(a for a, _ in s.harmonics)) + 3) for s in motion.sprites
+        ]
+        sprite_textures = [texture(sprite_rng, 2 * half + 1, 2 * half + 1) for half in sprite_halves]
         ys, xs = torch.meshgrid(
             torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij"
         )
         frames = []
         for t in times:
             bx, by = motion.background
-            image = _sample(background, xs + margin - bx * t, ys + margin - by * t)
+            if motion.background_spin or motion.background_zoom:
+                sx, sy = _unrotate(xs - centre_x - bx * t, ys - centre_y - by * t, motion.background_spin * t)
+                inverse, cx, cy = math.exp(-motion.background_zoom * t), centre_x + margin, centre_y + margin
+                image = _sample(background, sx * inverse + cx, sy * inverse + cy)
+            else:  # the original scenes, bit for bit
+                image = _sample(background, xs + margin - bx * t, ys + margin - by * t)
             # Disc-local coordinates; the anti-aliased edge is a 1-pixel linear ramp.
             lx = xs - (motion.object_centre[0] + motion.object[0] * t)
             ly = ys - (motion.object_centre[1] + motion.object[1] * t)
             mask = (motion.object_radius + 0.5 - torch.sqrt(lx**2 + ly**2)).clamp(0.0, 1.0)
             image = mask * _sample(disc, lx + disc_half, ly + disc_half) + (1.0 - mask) * image
+            for sprite, half, canvas in zip(motion.sprites, sprite_halves, sprite_textures, strict=True):
+                scale = math.exp(sprite.zoom * t)
+                lx, ly = _unrotate(
+                    xs - (sprite.centre[0] + sprite.velocity[0] * t),
+                    ys - (sprite.centre[1] + sprite.velocity[1] * t),
+                    sprite.angle + sprite.spin * t,
+                )
+                lx, ly = lx / scale, ly / scale
+                phi = torch.atan2(ly, lx)
+                outline = 1.0 + sum(
+                    a * torch.cos(k * phi + b) for k, (a, b) in enumerate(sprite.harmonics, 2)
+                )
+                # 1-pixel ramp in frame pixels at the outline
+                mask = ((sprite.radius * outline - torch.sqrt(lx**2 + ly**2)) * scale + 0.5).clamp(0.0, 1.0)
+                image = mask * _sample(canvas, lx + half, ly + half) + (1.0 - mask) * image
             frames.append(image)
         return quantize_uint8_matlab(torch.stack(frames))
 
