@@ -3,7 +3,8 @@
 Instead of ``p_keep >= threshold``, keep a fixed fraction ``q`` of each frame's valid block-3 tiles:
 the top ``q`` by the head's ``p_keep`` ("head"), or a random ``q`` ("random", the no-information
 baseline). Masked mode (same numbers as sparse). Allowed footage only: carphone frames 90..119 and
-synthetic clips (noise / dead leaves, seed 7).
+synthetic clips (noise / dead leaves, seed 7; ``sprites_noise`` / ``sprites_dead_leaves``: the
+FlyingChairs-like scenes).
 
 Besides the PSNR drop it splits the squared error (against the ground truth, relative to dense RIFE's)
 between pixels of active and of pruned block-3 tiles: an active tile is exact only if its neighbours'
@@ -90,6 +91,8 @@ def triplets_for(source: str, samples: int) -> list[tuple[torch.Tensor, torch.Te
     if source == "carphone":
         frames = read_frames("carphone", 30, 90)
         return [(frames[i], frames[i + 1], frames[i + 2]) for i in range(0, len(frames) - 2, 2)]
+    if source.startswith("sprites_"):  # sprites_noise, sprites_dead_leaves: FlyingChairs-like scenes
+        return synthetic_triplets(samples, texture=source.removeprefix("sprites_"), sprites=True)
     return synthetic_triplets(samples, texture=source)
 
 
