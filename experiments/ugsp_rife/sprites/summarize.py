@@ -1,6 +1,11 @@
 """Table of PREREGISTRATION.md: drop / MACs saved (block 3 kept) per held-out set, and the rule's verdict.
 
-python experiments/ugsp_rife/sprites/summarize.py shipped heads_sprites_noise heads_sprites_dead_leaves
+    python experiments/ugsp_rife/sprites/summarize.py shipped heads_sprites_noise heads_sprites_dead_leaves
+
+Names are the prefixes ``evaluate_heads.sh`` wrote. The first is the baseline: a later one
+"qualifies" when its mean drop is lower and it saves at least 35% of the MACs on carphone (rounds 2
+and 3 compare with the previous round's selected checkpoint instead; README). Also writes the rows
+to ``summary.json``.
 """
 
 from __future__ import annotations
