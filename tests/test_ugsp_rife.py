@@ -233,3 +233,28 @@ def test_all_masks_off_skips_the_pruned_blocks_whole() -> None:
     assert float(report.units["block3.convblock"].fraction) == 0.0
     assert float(report.units["block3.conv0"].fraction) == 0.0  # conv0 and lastconv skipped too
     assert report.macs_saved_fraction() > 0.75
+
+
+@pytest.mark.parametrize("delta_dtype", ["float16", "bfloat16"])
+def test_export_stores_deltas_in_half_precision_and_loads_in_float32(delta_dtype: str, tmp_path) -> None:
+    from dynskip.models.ugsp_rife import export_checkpoint
+
+    model = build_model("ugsp-rife", weights="rife-v3.9").eval()
+    delta = torch.linspace(-1e-3, 1e-3, model.block3.lastconv.bias.numel())
+    with torch.no_grad():
+        model.block3.lastconv.bias.add_(delta)
+    path = export_checkpoint(model, tmp_path / "ft.pt", delta_dtype=delta_dtype)
+    stored = torch.load(path, weights_only=True)["backbone_deltas"]["block3.lastconv.bias"]
+    assert stored.dtype == getattr(torch, delta_dtype)
+    again = build_model("ugsp-rife", weights=str(path))
+    loaded = again.block3.lastconv.bias
+    assert loaded.dtype == torch.float32
+    # only the delta's rounding separates the two: 2**-8 relative (bfloat16) of at most 1e-3
+    torch.testing.assert_close(loaded, model.block3.lastconv.bias, rtol=0.0, atol=1e-3 * 2**-8 + 1e-7)
+
+
+def test_export_rejects_an_unknown_delta_dtype(tmp_path) -> None:
+    from dynskip.models.ugsp_rife import export_checkpoint
+
+    with pytest.raises(ValueError, match=r"delta_dtype must be one of .*'int8'"):
+        export_checkpoint(build_model("ugsp-rife"), tmp_path / "x.pt", delta_dtype="int8")

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from dynskip.models.checkpoint import load_state_dict_strict
-from dynskip.models.ugsp_rife import _state_from_lightning, export_checkpoint, ugsp_rife
+from dynskip.models.ugsp_rife import DELTA_DTYPES, _state_from_lightning, export_checkpoint, ugsp_rife
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -14,10 +14,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("ckpt", help="Lightning checkpoint of a ugsp-rife run (or a full state dict)")
     parser.add_argument("out", help="output .pt: heads + backbone deltas against the official RIFE v3.9")
     parser.add_argument("--delta-tolerance", type=float, default=0.0)
+    parser.add_argument(
+        "--delta-dtype", choices=sorted(DELTA_DTYPES), default="float32", help="storage type of the deltas"
+    )
     args = parser.parse_args(argv)
     model = ugsp_rife()
     load_state_dict_strict(model, _state_from_lightning(args.ckpt), source=args.ckpt)
-    out = export_checkpoint(model, args.out, args.delta_tolerance)
+    out = export_checkpoint(model, args.out, args.delta_tolerance, args.delta_dtype)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.3f} MB, {len(model.state_dict())} tensors in the model)")
     return 0
 
