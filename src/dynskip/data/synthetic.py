@@ -119,6 +119,13 @@ def _dead_leaves(rng: np.random.Generator, height: int, width: int) -> Tensor:
 
 
 TEXTURES = {"noise": _texture, "dead_leaves": _dead_leaves}
+MAX_CANVAS_PIXELS = 4096 * 4096  # the background texture's canvas; dead leaves paint it at 2x2 that
+
+
+def _canvas_margin(speed: float, reach: float, corner: float, twist: float) -> int:
+    """Pixels around the frame that the background's content can come from within ``reach`` frames:
+    the translation, plus how far spin and zoom (``twist``) move the frame's corners."""
+    return math.ceil(speed * reach + (corner + speed * reach) * twist * (1 + twist)) + 4
 
 
 def _unrotate(x: Tensor, y: Tensor, angle: float) -> tuple[Tensor, Tensor]:
@@ -191,6 +198,17 @@ class SyntheticClips(RestorationDataset):
             )
         if timestep is not None and not 0.0 <= timestep <= 1.0:
             raise ValueError(f"timestep must be in [0, 1] or None, got {timestep}")
+        # The worst scene's background canvas (largest spin and zoom-out over the clip) must fit.
+        h, w = self.size
+        reach = 1.0 if task == "vfi" else float(num_frames - 1)
+        twist = math.radians(max_rotation) * reach + math.expm1(-math.log1p(-max_zoom) * reach)
+        margin = _canvas_margin(max_speed, reach, math.hypot((w - 1) / 2, (h - 1) / 2), twist)
+        if (h + 2 * margin) * (w + 2 * margin) > MAX_CANVAS_PIXELS:
+            raise ValueError(
+                f"max_speed={max_speed}, max_rotation={max_rotation}, max_zoom={max_zoom} over {num_frames} "
+                f"frames of {h}x{w} need a background canvas of up to {h + 2 * margin}x{w + 2 * margin} "
+                f"pixels (limit {MAX_CANVAS_PIXELS}); lower them or use fewer frames"
+            )
         self.num_samples, self.num_frames, self.seed = num_samples, num_frames, seed
         self.scale, self.max_speed, self.timestep, self.augment = scale, max_speed, timestep, augment
         self.num_objects, self.max_rotation, self.max_zoom = int(num_objects), max_rotation, max_zoom
@@ -255,9 +273,7 @@ class SyntheticClips(RestorationDataset):
         reach = max(abs(t) for t in times)
         corner = math.hypot(centre_x, centre_y)
         twist = abs(motion.background_spin) * reach + abs(math.expm1(abs(motion.background_zoom) * reach))
-        margin = (
-            math.ceil(self.max_speed * reach + (corner + self.max_speed * reach) * twist * (1 + twist)) + 4
-        )
+        margin = _canvas_margin(self.max_speed, reach, corner, twist)
         texture = TEXTURES[self.texture]
         background = texture(rng, h + 2 * margin, w + 2 * margin)
         disc_half = math.ceil(motion.object_radius) + 3

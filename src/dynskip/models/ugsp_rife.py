@@ -54,7 +54,7 @@ def load_ugsp_rife_weights(model: UGSPRIFE, path: Path) -> None:
         for key, delta in dict(state.get("backbone_deltas", {})).items():
             if key not in backbone:
                 raise CheckpointMismatchError(f"{path}: backbone delta for unknown key {key}")
-            backbone[key] = backbone[key] + delta.to(backbone[key].dtype)  # float16 deltas too
+            backbone[key] = backbone[key] + delta.to(backbone[key].dtype)  # float16 deltas: sum in float32
         load_state_dict_strict(model, {**backbone, **dict(state["heads"])}, source=str(path))
         if state.get("backbone_deltas"):  # its own dense mode is no longer the official RIFE
             model.dense_reference = PretrainedModel("rife", backbone_name)
@@ -88,7 +88,11 @@ def export_checkpoint(
     for key, value in _backbone_state(model).items():
         delta = value.detach() - official[key]
         if float(delta.abs().max()) > delta_tolerance:
-            deltas[key] = delta.to(DELTA_DTYPES[delta_dtype]).clone()
+            if delta.is_floating_point():  # integer buffers are stored as they are
+                delta = delta.to(DELTA_DTYPES[delta_dtype])
+                if not torch.isfinite(delta).all():
+                    raise ValueError(f"backbone delta {key} does not fit in {delta_dtype}; use float32")
+            deltas[key] = delta.clone()
     payload = {
         "format": FORMAT,
         "backbone": "rife-v3.9",
