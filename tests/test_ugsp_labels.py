@@ -32,7 +32,7 @@ SMOKE = [
 # Phase 2's recipe mixes carphone and synthetic clips: shrink both for the smoke run.
 PHASE2_SMOKE = [
     "synthetic_crop=64",
-    "data.train.datasets.0.count=3",
+    "carphone_train_clips.count=3",
     "data.train.datasets.1.size=[96,96]",
     "data.val.count=3",
 ]
