@@ -93,7 +93,13 @@ def _dead_leaves(rng: np.random.Generator, height: int, width: int) -> Tensor:
     ss = 2  # supersampling factor
     h2, w2 = height * ss, width * ss
     image = np.zeros((h2, w2, 3), dtype=np.float32)
-    covered = np.zeros((h2, w2), dtype=bool)
+    # Most leaves (three in four on a 300x500 canvas) land where nearer leaves already cover everything.
+    # ``full`` marks the blocks of ``block`` x ``block`` pixels that are covered, so those leaves are
+    # skipped after one small lookup; they would paint nothing, so the texture is the same.
+    block = 8
+    covered = np.ones((-(-h2 // block) * block, -(-w2 // block) * block), dtype=bool)  # padding: covered
+    covered[:h2, :w2] = False
+    full = np.zeros((covered.shape[0] // block, covered.shape[1] // block), dtype=bool)
     r_min, r_max = 3.0 * ss, max(6.0, min(height, width) / 3.0) * ss
     to_cover, painted, batch = int(0.999 * h2 * w2), 0, 256
     # Pixel centres, sliced per leaf: np.ogrid's per-call overhead dominated the loop (same values).
@@ -109,11 +115,18 @@ def _dead_leaves(rng: np.random.Generator, height: int, width: int) -> Tensor:
             x0, x1 = max(0, int(cx - r)), min(w2, int(cx + r) + 1)
             if y0 >= y1 or x0 >= x1:
                 continue
+            by0, by1, bx0, bx1 = y0 // block, -(-y1 // block), x0 // block, -(-x1 // block)
+            if full[by0:by1, bx0:bx1].all():
+                continue
             free = covered[y0:y1, x0:x1]
             new = ((row_centres[y0:y1] - cy) ** 2 + (col_centres[:, x0:x1] - cx) ** 2 <= r * r) & ~free
-            image[y0:y1, x0:x1][new] = colour
-            free |= new
-            painted += np.count_nonzero(new)
+            count = np.count_nonzero(new)
+            if count:
+                image[y0:y1, x0:x1][new] = colour
+                free |= new
+                painted += count
+                blocks = covered[by0 * block : by1 * block, bx0 * block : bx1 * block]
+                full[by0:by1, bx0:bx1] = blocks.reshape(by1 - by0, block, bx1 - bx0, block).all(axis=(1, 3))
     out = torch.from_numpy(image).permute(2, 0, 1)[None]
     return F.avg_pool2d(out, ss)[0].contiguous()
 
