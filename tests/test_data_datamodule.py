@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import hydra
 import pytest
@@ -100,3 +101,33 @@ def test_config_instantiates_and_yields_batches(name, tiny_data_dir):
         if loader != []:
             batch = next(iter(loader))
             assert isinstance(batch["key"], list) and ("lq" in batch or "img0" in batch)
+
+
+def test_epoch_reaches_every_concatenated_dataset():
+    parts = [SyntheticClips("vfi", 3, 32, seed=s, augment=Augment(crop_size=16)) for s in (1, 2)]
+    mixed = torch.utils.data.ConcatDataset([parts[0], torch.utils.data.Subset(parts[1], [0, 2])])
+    loader = RestorationDataModule(train=mixed, batch_size=5).train_dataloader()
+    loader.sampler.set_epoch(4)
+    assert [p.augment.epoch for p in parts] == [4, 4]
+
+
+def test_a_resumed_run_starts_its_workers_in_the_resumed_epoch():
+    # Resuming, Lightning starts the first iterator before it sets the sampler's epoch, and loader
+    # workers copy the dataset then: the module sets the epoch it is about to run when it builds the loader.
+    progress = SimpleNamespace(current=SimpleNamespace(processed=3))  # the path Lightning keeps it at
+    resumed_trainer = SimpleNamespace(fit_loop=SimpleNamespace(epoch_progress=progress))
+
+    def first_batch(module: RestorationDataModule) -> dict:
+        return next(iter(module.train_dataloader()))
+
+    def data() -> SyntheticClips:
+        return SyntheticClips("vfi", num_samples=4, size=32, augment=Augment(crop_size=16))
+
+    resumed = RestorationDataModule(train=data(), batch_size=4, num_workers=2, seed=3)
+    resumed.trainer = resumed_trainer
+    fresh = RestorationDataModule(train=data(), batch_size=4, seed=3)
+    loader = fresh.train_dataloader()
+    loader.sampler.set_epoch(3)
+    expected, got = next(iter(loader)), first_batch(resumed)
+    assert got["key"] == expected["key"] and torch.equal(got["gt"], expected["gt"])
+    assert first_batch(RestorationDataModule(train=data(), batch_size=4, seed=3))["key"] != expected["key"]

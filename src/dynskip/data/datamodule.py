@@ -8,16 +8,30 @@ from collections.abc import Iterator
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
+
+
+def set_dataset_epoch(dataset: Dataset, epoch: int) -> None:
+    """Pass ``epoch`` to ``dataset`` and to every dataset it concatenates or wraps (``ConcatDataset``,
+    ``Subset``), so that each one's augmentation draws per ``(epoch, index)``."""
+    if isinstance(dataset, ConcatDataset):
+        for part in dataset.datasets:
+            set_dataset_epoch(part, epoch)
+    elif isinstance(dataset, Subset):
+        set_dataset_epoch(dataset.dataset, epoch)
+    set_epoch = getattr(dataset, "set_epoch", None)
+    if callable(set_epoch):
+        set_epoch(epoch)
 
 
 class EpochShuffleSampler(Sampler[int]):
     """Shuffles with a generator seeded by ``(seed, epoch)`` and passes the epoch on to the dataset.
 
     Lightning calls ``set_epoch`` on a loader's sampler before each training epoch; forwarding it lets
-    datasets seed their augmentation per ``(epoch, index)`` (see ``dynskip.data.augment``). The dataset
-    copy in loader workers is taken when an epoch's iterator starts, after ``set_epoch``, so this holds
-    with ``persistent_workers=False`` (what this module uses).
+    datasets seed their augmentation per ``(epoch, index)`` (see ``dynskip.data.augment``). Loader
+    workers copy the dataset when an epoch's iterator starts, which is after ``set_epoch`` except when a
+    run resumes: then Lightning starts the iterator first, so ``RestorationDataModule.train_dataloader``
+    sets the resumed epoch itself. Workers are not persistent.
     """
 
     def __init__(self, dataset: Dataset, seed: int = 0) -> None:
@@ -25,9 +39,7 @@ class EpochShuffleSampler(Sampler[int]):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
-        set_dataset_epoch = getattr(self.dataset, "set_epoch", None)
-        if callable(set_dataset_epoch):
-            set_dataset_epoch(self.epoch)
+        set_dataset_epoch(self.dataset, self.epoch)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -102,7 +114,16 @@ class RestorationDataModule(pl.LightningDataModule):
         if self.train_set is None:
             raise RuntimeError("RestorationDataModule has no train dataset (data.train is null)")
         sampler = EpochShuffleSampler(self.train_set, self.seed)
+        # The epoch Lightning is about to run (restored when resuming). Lightning sets it on the sampler
+        # only after starting the first iterator of a resumed run, too late for loader workers.
+        sampler.set_epoch(self._epoch_to_run())
         return self._loader(self.train_set, self.batch_size, sampler, self.drop_last)
+
+    def _epoch_to_run(self) -> int:
+        trainer = self.trainer  # None when the module is used without a Trainer
+        if trainer is None:
+            return 0
+        return int(trainer.fit_loop.epoch_progress.current.processed)
 
     # An empty list tells Lightning there is nothing to run for that stage.
     def val_dataloader(self) -> DataLoader | list:
