@@ -173,7 +173,10 @@ def evaluate_clip(
     if compare_dense and reference is None:
         modes["dense"] = (work, lambda: execution_mode(model, "dense"))
     elif compare_dense:
-        modes["dense"] = (make(reference().eval().to(device), clip, device), contextlib.nullcontext)
+        dense_model = reference().eval().to(device)
+        if torch.device(device).type == "cuda":  # as load_model prepares the model under test
+            dense_model = dense_model.to(memory_format=torch.channels_last)
+        modes["dense"] = (make(dense_model, clip, device), contextlib.nullcontext)
 
     results: dict[str, dict] = {}
     for name, (mode_work, ctx) in modes.items():

@@ -9,7 +9,7 @@ from torch import nn
 
 from dynskip.models import build_model, get_entry
 from dynskip.models.checkpoint import load_state_dict_strict, read_checkpoint
-from dynskip.skip.protocol import SkippingModel
+from dynskip.skip.protocol import SkippingModel, execution_mode
 
 
 def default_weights(name: str) -> str | None:
@@ -32,6 +32,45 @@ def load_lightning_checkpoint(model: nn.Module, path: str | Path) -> None:
     load_state_dict_strict(model, model_state, source=str(path))
 
 
+class _DenseMode(nn.Module):
+    """Runs ``inner`` with every skippable unit on."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args, **kwargs):
+        with execution_mode(self.inner, "dense"):
+            return self.inner(*args, **kwargs)
+
+
+class BuiltDenseBaseline:
+    """Dense baseline of a model loaded from a training checkpoint: the model as built from its weights,
+    before the checkpoint, with every unit on. A run that fine-tuned the backbone is then compared with
+    the network it started from, not with its own dense mode (``model.dense_reference`` protocol)."""
+
+    def __init__(self, model: nn.Module, label: str) -> None:
+        self.model, self.label = model, label
+
+    def __call__(self) -> nn.Module:
+        return _DenseMode(self.model)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _checkpoint_baseline(name: str, weights: str | None, ckpt: str | Path, model_args: dict | None):
+    """The dense baseline for a skipping model trained into ``ckpt``: the network built from ``weights``
+    (the registry default when none are given, as the training recipes start from), every unit on, or
+    the official network those weights name when they carry backbone deltas themselves."""
+    start = weights if weights is not None else default_weights(name)
+    built = build_model(name, weights=start, **(model_args or {})).eval()
+    if built.dense_reference is not None:
+        return built.dense_reference
+    label = f"{name} (weights {start}) with every unit active, before loading {ckpt}"
+    return BuiltDenseBaseline(built, label)
+
+
 def load_model(
     name: str,
     weights: str | None = None,
@@ -48,6 +87,8 @@ def load_model(
         weights = default_weights(name)
     model = build_model(name, weights=weights, **(model_args or {}))
     if ckpt is not None:
+        if isinstance(model, SkippingModel):
+            model.dense_reference = _checkpoint_baseline(name, weights, ckpt, model_args)
         load_lightning_checkpoint(model, ckpt)
     model.eval().to(device)
     if isinstance(model, SkippingModel):
