@@ -267,3 +267,59 @@ def test_export_rejects_an_unknown_delta_dtype(tmp_path) -> None:
         model.block3.lastconv.bias[0] += 1e5  # beyond float16's range
     with pytest.raises(ValueError, match=r"block3\.lastconv\.bias does not fit in float16"):
         export_checkpoint(model, tmp_path / "x.pt", delta_dtype="float16")
+
+
+@pytest.mark.parametrize("pruned", ["block3", "block2"])
+def test_report_counts_the_mask_heads_of_blocks_skipped_whole(pruned: str) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = build_model("ugsp-rife", prune_padding=False).eval()
+    model.execution_mode = "sparse"
+    _randomise_heads(model)
+    with torch.no_grad():
+        for name, head in model.mask_heads.items():
+            keep = -50.0 if name == pruned else 50.0  # p_keep ~ 0 for the pruned block, ~ 1 elsewhere
+            head.body[2].bias.copy_(torch.tensor([-keep, keep]))
+    img0, img1 = _pair(128, 128, seed=6)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(img0, img1)
+    report = model.skip_report()
+    assert float(report.units[f"{pruned}.convblock"].fraction) == 0.0
+    assert report.gmacs_actual() * 1e9 == pytest.approx(counter.get_total_flops() / 2, rel=1e-9)
+
+
+def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monkeypatch) -> None:
+    # IFNet reruns the samples with large motion at doubled scales, as a group of their own. Each group's
+    # kept tiles must stay its own: after a window-path block 3 (one kept tile) only those tiles are
+    # rewarped, and the other group (block 3 dense) must not take that shortcut.
+    from dynskip.archs import ugsp_rife_arch
+
+    model = build_model("ugsp-rife", prune_padding=False).eval()
+    model.execution_mode = "sparse"
+    block3_masks: list[torch.Tensor] = []
+
+    def designed(logits, mode, temperature=1.0, threshold=0.5, training=False):
+        if logits.shape[-2:] != (8, 8):  # block 2 (4x4 tiles of 64 px): keep everything
+            return torch.ones_like(logits[:, :1])
+        return block3_masks.pop(0)
+
+    one_tile = torch.zeros(1, 1, 8, 8)  # block 3: 8x8 tiles of 32 px
+    one_tile[..., 3, 5] = 1.0
+    monkeypatch.setattr(ugsp_rife_arch, "sample_mask", designed)
+    decisions: list[torch.Tensor] = []
+    monkeypatch.setattr(model, "_needs_restart", lambda flow_delta: decisions.pop(0))
+    img0, img1 = _pair(256, 256, seed=7, batch=2)
+    with torch.no_grad():
+        decisions.append(torch.tensor([True, False]))
+        block3_masks += [one_tile, torch.ones(1, 1, 8, 8)]  # restarted group first (IFNet._restart)
+        together = model(img0, img1)
+        together_masks = model.skip_report().maps["mask/block3"]
+        alone, alone_masks = [], []
+        for i, (restart, mask) in enumerate(((True, one_tile), (False, torch.ones(1, 1, 8, 8)))):
+            decisions.append(torch.tensor([restart]))
+            block3_masks.append(mask)
+            alone.append(model(img0[i : i + 1], img1[i : i + 1]))
+            alone_masks.append(model.skip_report().maps["mask/block3"])
+    torch.testing.assert_close(together, torch.cat(alone), rtol=0, atol=1e-5)
+    assert torch.equal(together_masks, torch.cat(alone_masks))  # in batch order
+    assert not block3_masks  # every designed mask was used

@@ -161,21 +161,41 @@ class UGSPRIFE(SkipKnobs, IFNet):
     def predict(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> dict[str, Tensor]:
         """As :meth:`IFNet.predict`, plus ``tile masks`` / features kept for :meth:`forward_train`."""
         padded = tuple(img0.shape[-2:])
-        self._state = {
-            "padded_hw": padded,
-            "valid_hw": self._valid_hw or padded,
-            "masks": {},
-            "logits": {},
-            "features": {},
-            "head_macs": {},
-            "computable": {},
-            "changed": {},
-        }
+        self._state = {"padded_hw": padded, "valid_hw": self._valid_hw or padded, "passes": []}
         self.recorder.reset(frames=img0.shape[0])
         out = super().predict(img0, img1, timestep)
-        for k, mask in self._state["masks"].items():
+        for k, mask in self._batch_masks(out["restarted"]).items():
             self.recorder.add_map(f"mask/block{k}", mask)
         return out
+
+    _PASS_KEYS = ("masks", "logits", "features", "head_macs", "computable", "changed")
+
+    def _flow_pass(self, img0: Tensor, img1: Tensor, *args, **kwargs) -> dict[str, Tensor]:
+        """Each flow pass starts with its own masks and kept tiles: a batch whose samples restart at
+        doubled scales runs its two groups one after another, and a group must not read the other's."""
+        for key in self._PASS_KEYS:
+            self._state[key] = {}
+        passes = self._state["passes"]
+        before = len(passes)
+        out = super()._flow_pass(img0, img1, *args, **kwargs)
+        if len(passes) == before:  # it finished itself rather than handing its samples to restart groups
+            passes.append((bool(out["restarted"][0]), self._state["masks"]))
+        return out
+
+    def _batch_masks(self, restarted: Tensor) -> dict[int, Tensor]:
+        """The finished passes' tile masks in batch order (two groups when only some samples restarted)."""
+        passes = self._state["passes"]
+        if len(passes) < 2 or not bool(restarted.any()) or bool(restarted.all()):
+            return passes[-1][1]
+        by_group = dict(passes[-2:])  # restarted group first, then the others (IFNet._restart)
+        merged = {}
+        for k, first in by_group[True].items():
+            if k not in by_group[False]:
+                continue
+            mask = first.new_zeros((restarted.shape[0], *first.shape[1:]))
+            mask[restarted], mask[~restarted] = first, by_group[False][k]
+            merged[k] = mask
+        return merged
 
     def run_block(
         self, index: int, block: IFBlock, x_in: Tensor, flow: Tensor | None, scale: float
@@ -309,8 +329,13 @@ class UGSPRIFE(SkipKnobs, IFNet):
         """
         batch, (height, width) = x_in.shape[0], x_in.shape[-2:]
         hw = (int(height / (4 * scale)), int(width / (4 * scale)))
+        # The mask head that pruned it did run: its MACs count, on the convblock as when the block runs.
+        head = self._state["head_macs"].get(index, 0.0)
         for part, out_hw in (("conv0", hw), ("convblock", hw), ("lastconv", (2 * hw[0], 2 * hw[1]))):
-            self.recorder.record(f"block{index}.{part}", 0.0, out_hw=out_hw, batch=batch)
+            overhead = head if part == "convblock" else 0.0
+            self.recorder.record(
+                f"block{index}.{part}", 0.0, out_hw=out_hw, batch=batch, overhead_macs=overhead
+            )
         if index + 1 in self.pruned_blocks:
             grid = self._state["masks"][index].shape[-2:]
             self._state["masks"][index + 1] = x_in.new_zeros((batch, 1, *grid))
