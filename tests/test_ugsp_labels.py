@@ -123,6 +123,39 @@ def test_cache_reuses_and_rebuilds_when_stale(tmp_path: Path) -> None:
         stale.load("clip/999999")
 
 
+def test_training_refuses_a_cache_built_with_other_settings(tmp_path: Path) -> None:
+    from dynskip.tasks.ugsp_objective import UGSPPruningObjective
+
+    built = LabelSettings(keep=(0.9, 0.9), cell_px=16)
+    cache = LabelCache(tmp_path, "video-clip", built, source="s", model="m")
+    build_label_cache(_FakeModel(), _samples(), cache)
+    folder = str(tmp_path / "video-clip")
+    UGSPPruningObjective(
+        labels="cache", label_cache=folder, label_settings={"keep": (0.9, 0.9), "cell_px": 16}
+    )
+    with pytest.raises(
+        ValueError, match=r"keep: cache \(0\.9, 0\.9\) vs config \(0\.6, 0\.4\); cell_px: cache 16"
+    ):
+        UGSPPruningObjective(labels="cache", label_cache=folder, label_settings={"keep": (0.6, 0.4)})
+
+
+def test_uncertainty_for_labels_never_restarts_also_in_eval_mode(monkeypatch) -> None:
+    # Cached labels are built in eval mode, where inference would rerun large motion at doubled scales;
+    # the uncertainty head was trained without that, so labels must come from the same forward pass.
+    model = build_model("ugsp-rife", weights="rife-v3.9")
+    monkeypatch.setattr(
+        model, "_needs_restart", lambda flow_delta: torch.ones(flow_delta.shape[0], dtype=torch.bool)
+    )
+    g = torch.Generator().manual_seed(0)
+    img0, img1 = torch.rand(1, 3, 128, 128, generator=g), torch.rand(1, 3, 128, 128, generator=g)
+    with torch.no_grad():
+        trained = model.train().forward_train(img0, img1, 0.5, pruned=False, uncertainty=True)["uncertainty"]
+        evaluated = model.eval().forward_train(img0, img1, 0.5, pruned=False, uncertainty=True)["uncertainty"]
+        restarted = model.eval().predict(img0, img1, 0.5)["restarted"]
+    assert bool(restarted.all())  # inference does restart these samples
+    assert torch.equal(trained, evaluated)
+
+
 def test_label_command_on_synthetic_clips(tmp_path: Path, capsys) -> None:
     argv = ["--weights", "rife-v3.9-backbone", "--synthetic", "1", "--size", "64", "--cache", str(tmp_path)]
     torch.manual_seed(0)  # the untrained heads of rife-v3.9-backbone are drawn at random

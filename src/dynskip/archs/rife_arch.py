@@ -173,12 +173,15 @@ class IFNet(nn.Module):
             flow_warp(img1, flow[:, 2:4], padding_mode="border"),
         )
 
-    def predict(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> dict[str, Tensor]:
+    def predict(
+        self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5, allow_restart: bool | None = None
+    ) -> dict[str, Tensor]:
         """Intermediate frame and its flow on inputs whose H and W are multiples of ``PAD_MULTIPLE``.
 
         Args:
             img0, img1: ``(B, 3, H, W)`` float RGB in [0, 1].
             timestep: float, 0-d or ``(B,)`` tensor in [0, 1] (0 = img0).
+            allow_restart: rerun large-motion samples at doubled scales; default: at inference only.
         Returns:
             ``frame (B, 3, H, W)``, ``flow (B, 4, H, W)`` (pixels), ``mask (B, 1, H, W)`` (weight of
             ``warped0``), ``warped0``, ``warped1`` ``(B, 3, H, W)``, ``restarted (B,)`` bool.
@@ -192,7 +195,8 @@ class IFNet(nn.Module):
             )
         column = _timestep_column(timestep, img0)
         timestep_map = column.expand(-1, 1, height, width)
-        return self._flow_pass(img0, img1, timestep_map, self.scales, allow_restart=not self.training)
+        restart = not self.training if allow_restart is None else allow_restart
+        return self._flow_pass(img0, img1, timestep_map, self.scales, allow_restart=restart)
 
     def _flow_pass(
         self,

@@ -158,12 +158,14 @@ class UGSPRIFE(SkipKnobs, IFNet):
         return "masked" if mode == "train" and not self.training else mode
 
     # --- execution -----------------------------------------------------------------------------
-    def predict(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> dict[str, Tensor]:
+    def predict(
+        self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5, allow_restart: bool | None = None
+    ) -> dict[str, Tensor]:
         """As :meth:`IFNet.predict`, plus ``tile masks`` / features kept for :meth:`forward_train`."""
         padded = tuple(img0.shape[-2:])
         self._state = {"padded_hw": padded, "valid_hw": self._valid_hw or padded, "passes": []}
         self.recorder.reset(frames=img0.shape[0])
-        out = super().predict(img0, img1, timestep)
+        out = super().predict(img0, img1, timestep, allow_restart)
         for k, mask in self._batch_masks(out["restarted"]).items():
             self.recorder.add_map(f"mask/block{k}", mask)
         return out
@@ -388,6 +390,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
     ) -> dict:
         """Everything the UGSP objectives need, inputs of any size (padded to 128 and cropped).
 
+        Never restarts at doubled scales, also in eval mode: training, online labels and cached labels
+        (built in eval mode) then read the same block-3 features the uncertainty head was trained on.
+
         Returns a dict with (as requested):
             ``frame`` (pruned branch, current execution mode), ``masks`` ``{block: (B,1,gh,gw)}``,
             ``features`` ``{block: (B,C,h,w)}``, ``report`` (its :class:`SkipReport`);
@@ -405,7 +410,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
                 # With a frozen backbone the non-pruned branch has no trainable weight: no graph needed.
                 grad = torch.is_grad_enabled() and self.backbone_trainable
                 with torch.set_grad_enabled(grad), execution_mode(self, "dense"):
-                    dense = self.predict(img0, img1, timestep)
+                    dense = self.predict(img0, img1, timestep, allow_restart=False)
                 out["frame_dense"] = dense["frame"][..., :height, :width]
                 out["features_dense"] = dict(self._state["features"])
                 if uncertainty:
@@ -414,7 +419,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
                     u = self.uncertainty_head(feat, tuple(img0.shape[-2:]))
                     out["uncertainty"] = u[..., :height, :width]
             if pruned:
-                result = self.predict(img0, img1, timestep)
+                result = self.predict(img0, img1, timestep, allow_restart=False)
                 out["frame"] = result["frame"][..., :height, :width]
                 out["masks"] = dict(self._state["masks"])
                 out["logits"] = dict(self._state["logits"])

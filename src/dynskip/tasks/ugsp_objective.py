@@ -14,6 +14,8 @@ computed online from the uncertainty head (works with random crops).
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -46,6 +48,18 @@ class UGSPUncertaintyObjective(nn.Module):
         if self.rec_weight > 0 and frame.requires_grad:
             terms["rec"] = self.rec_weight * laplacian_pyramid_l1(frame, gt, levels=self.levels)
         return frame, terms
+
+
+def _check_cached_settings(folder: Path, settings: LabelSettings) -> None:
+    """A label cache is read only with the settings it was built with (its manifest keeps them)."""
+    stored = json.loads((folder / MANIFEST).read_text()).get("settings", {})
+    built, wanted = asdict(LabelSettings(**stored)), asdict(settings)
+    differ = [f"{k}: cache {built[k]!r} vs config {wanted[k]!r}" for k in wanted if built[k] != wanted[k]]
+    if differ:
+        raise ValueError(
+            f"label cache {folder} was built with other label settings ({'; '.join(differ)}): rebuild it "
+            "with python -m dynskip.ugsp.labels or set task.objective.label_settings to match"
+        )
 
 
 class UGSPPruningObjective(nn.Module):
@@ -96,6 +110,7 @@ class UGSPPruningObjective(nn.Module):
         self.cache = None
         if labels == "cache":
             folder = Path(label_cache)
+            _check_cached_settings(folder, self.settings)
             self.cache = LabelCache(folder.parent, folder.name, self.settings, source="")
         self.density_scope = density_scope
 
