@@ -167,7 +167,11 @@ def test_model_arg_reaches_the_constructor(tmp_path):
     out = tmp_path / "result.json"
     args = ["evaluate", "--task", "vfi", "--model", "ugsp-rife", "--video", CARPHONE, "--frames", "3"]
     main([*args, "--repeats", "1", "--model-arg", "active_halo_tiles=1", "--json", str(out)])
-    assert json.loads(out.read_text())["model_args"] == {"active_halo_tiles": 1}
+    result = json.loads(out.read_text())
+    assert result["model_args"] == {"active_halo_tiles": 1}
+    assert result["threshold"] == 0.5  # the threshold it ran at, though none was passed
+    main([*args, "--repeats", "1", "--model-arg", "threshold=0.7", "--json", str(out)])
+    assert json.loads(out.read_text())["threshold"] == 0.7
     with pytest.raises(TypeError, match=r"model 'ugsp-rife' has no argument\(s\) \['halo'\]; it takes \["):
         main([*args, "--model-arg", "halo=1"])
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 from dynskip.assets import asset_path
+from dynskip.data.base import ClipDataset, ClipEntry
 from dynskip.data.errors import CorruptDataError, MissingDataError, TruncatedVideoError
-from dynskip.data.io import list_frames, read_image, to_uint8_hwc, uint8_to_tensor, write_image
+from dynskip.data.io import list_frames, read_image, read_images, to_uint8_hwc, uint8_to_tensor, write_image
 from dynskip.data.video import VideoWriter, iter_video_frames, probe_video, read_video
 
 
@@ -110,6 +112,23 @@ def test_mp4_writer_round_trip(tmp_path, carphone_head):
         VideoWriter(out)
 
 
+@pytest.mark.parametrize("suffix", [".y4m", ".webm"])
+def test_writer_refuses_containers_it_cannot_encode_for(tmp_path, suffix):
+    out = tmp_path / f"clip{suffix}"
+    with pytest.raises(ValueError, match=rf"cannot write .*clip\{suffix}: \{suffix} videos are read only"):
+        VideoWriter(out)
+    assert not out.exists()  # nothing half-written left behind
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov", ".avi", ".m4v"])
+def test_writer_writes_every_container_it_accepts(tmp_path, carphone_head, suffix):
+    out = tmp_path / f"clip{suffix}"
+    with VideoWriter(out, fps=25) as writer:
+        for frame in carphone_head[:3]:
+            writer.write(frame)
+    assert read_video(out).shape == (3, 144, 176, 3)
+
+
 def test_writer_accepts_odd_sizes_and_float_tensors(tmp_path, carphone_head):
     out = tmp_path / "odd.mkv"
     with VideoWriter(out) as writer:
@@ -151,3 +170,30 @@ def test_truncated_mp4_names_path_and_readable_frames(tmp_path, carphone_head):
     stub.write_bytes(data[:200])
     with pytest.raises(TruncatedVideoError, match=re.escape(str(stub)) + r".*0 frames readable"):
         read_video(stub)
+
+
+def test_a_clip_frame_of_another_size_is_named(tmp_path):
+    paths = [tmp_path / f"{i:08d}.png" for i in range(3)]
+    for i, path in enumerate(paths):
+        write_image(path, np.zeros((16 if i != 2 else 20, 24, 3), dtype=np.uint8))
+    assert read_images(paths[:2]).shape == (2, 3, 16, 24)
+    message = r"00000002\.png is \(20, 24\) \(H, W\) but .*00000000\.png is \(16, 24\)"
+    with pytest.raises(CorruptDataError, match=message):
+        read_images(paths)
+    clips = ClipDataset([ClipEntry("clip", tuple(paths))], scale=4)
+    with pytest.raises(CorruptDataError, match=message):
+        clips[0]
+
+
+def test_evaluation_windows_that_leave_frames_unscored_are_reported(tmp_path):
+    paths = [tmp_path / f"{i:08d}.png" for i in range(7)]
+    for path in paths:
+        write_image(path, np.zeros((16, 16, 3), dtype=np.uint8))
+    with pytest.warns(
+        UserWarning, match=r"num_frames=3 leave frames of 1 clip\(s\) unscored \(clip: last 1\)"
+    ):
+        ClipDataset([ClipEntry("clip", tuple(paths))], num_frames=3, scale=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ClipDataset([ClipEntry("clip", tuple(paths))], num_frames=None, scale=4)
+        ClipDataset([ClipEntry("clip", tuple(paths[:6]))], num_frames=3, scale=4)

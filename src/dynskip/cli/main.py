@@ -81,12 +81,15 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
 def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
     """The model named by the ``_add_model_args`` options, and the fields naming it in a result."""
     from dynskip.evaluation.loading import default_weights, load_model
+    from dynskip.skip.protocol import SkippingModel
 
     if args.weights is None and args.ckpt is None:
         args.weights = default_weights(args.model)
     model_args = dict(args.model_arg)
     model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
-    named = {"model": args.model, "weights": args.weights, "ckpt": args.ckpt, "threshold": args.threshold}
+    # The threshold the model runs at (its default, --threshold or --model-arg threshold=...).
+    threshold = model.threshold if isinstance(model, SkippingModel) else None
+    named = {"model": args.model, "weights": args.weights, "ckpt": args.ckpt, "threshold": threshold}
     return model, {**named, "model_args": model_args}
 
 

@@ -6,16 +6,16 @@ shape checks and augmentation live here, once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch.utils.data import Dataset
 
 from dynskip.data.augment import Augment
 from dynskip.data.degrade import DEGRADATIONS, degrade
-from dynskip.data.io import read_image
+from dynskip.data.io import read_image, read_images
 from dynskip.data.layout import require_choice
 from dynskip.data.samples import vfi_sample, vsr_sample
 
@@ -112,6 +112,23 @@ class ClipDataset(RestorationDataset):
             for clip_index, clip in enumerate(self.clips)
             for start in clip_windows(len(clip.gt), num_frames, stride, clip.key)
         ]
+        if augment is None and num_frames is not None:  # evaluation: say which frames no window scores
+            self._warn_uncovered_frames()
+
+    def _warn_uncovered_frames(self) -> None:
+        last = {}
+        for clip_index, start in self.windows:
+            last[clip_index] = max(last.get(clip_index, 0), start + self.num_frames)
+        left = {self.clips[i].key: len(self.clips[i].gt) - end for i, end in last.items()}
+        left = {key: n for key, n in left.items() if n > 0}
+        if left:
+            some = ", ".join(f"{key}: last {n}" for key, n in list(left.items())[:5])
+            warnings.warn(
+                f"{type(self).__name__}: windows of num_frames={self.num_frames} leave frames of {len(left)} "
+                f"clip(s) unscored ({some}{', ...' if len(left) > 5 else ''}); num_frames=None scores "
+                "whole clips",
+                stacklevel=3,
+            )
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -120,9 +137,9 @@ class ClipDataset(RestorationDataset):
         clip_index, start = self.windows[index]
         clip = self.clips[clip_index]
         stop = len(clip.gt) if self.num_frames is None else start + self.num_frames
-        gt = torch.stack([read_image(p) for p in clip.gt[start:stop]])
+        gt = read_images(clip.gt[start:stop])
         if clip.lq is not None:
-            lq = torch.stack([read_image(p) for p in clip.lq[start:stop]])
+            lq = read_images(clip.lq[start:stop])
         else:
             if gt.shape[-2] % self.scale or gt.shape[-1] % self.scale:
                 raise ValueError(

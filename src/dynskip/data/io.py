@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,19 @@ _RGB_CONVERTIBLE_MODES = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "P", "PA",
 def read_image(path: str | Path) -> Tensor:
     """Read an image file as ``(3, H, W)`` float32 in [0, 1] (grey and palette images become RGB)."""
     return uint8_to_tensor(read_image_uint8(path))
+
+
+def read_images(paths: Sequence[str | Path]) -> Tensor:
+    """Read the frames of one clip as ``(T, 3, H, W)`` float32 in [0, 1]; a frame of another size is an
+    error naming it (a clip's frames must share one size)."""
+    frames = [read_image(p) for p in paths]
+    for path, frame in zip(paths, frames, strict=True):
+        if frame.shape != frames[0].shape:
+            raise CorruptDataError(
+                f"frame {path} is {tuple(frame.shape[-2:])} (H, W) but {paths[0]} is "
+                f"{tuple(frames[0].shape[-2:])}: a clip's frames must share one size"
+            )
+    return torch.stack(frames)
 
 
 def uint8_to_tensor(frames: np.ndarray | Tensor) -> Tensor:

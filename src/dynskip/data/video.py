@@ -23,6 +23,9 @@ from dynskip.data.errors import CorruptDataError, MissingDataError, TruncatedVid
 from dynskip.data.io import IMAGE_SUFFIXES, list_frames, read_image_uint8, to_uint8_hwc, write_image
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm", ".y4m"})
+# The writer encodes H.264 (or MPEG-4): containers that hold it. WebM takes VP8/VP9/AV1 only and
+# Y4M raw video only, so those are read but not written.
+WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v"})
 # Tried in order; mpeg4 is in every FFmpeg build, libx264 gives far better quality per byte.
 _CODECS = ("libx264", "mpeg4")
 
@@ -163,7 +166,13 @@ class VideoWriter:
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.crf = crf
-        self.is_folder = self.path.suffix.lower() not in VIDEO_SUFFIXES
+        suffix = self.path.suffix.lower()
+        self.is_folder = suffix not in VIDEO_SUFFIXES
+        if not self.is_folder and suffix not in WRITABLE_VIDEO_SUFFIXES:
+            raise ValueError(
+                f"cannot write {self.path}: {suffix} videos are read only here (the writer encodes H.264); "
+                f"use one of {sorted(WRITABLE_VIDEO_SUFFIXES)} or a folder of PNG frames"
+            )
         self.frames_written = 0
         self._container: av.container.OutputContainer | None = None
         self._stream = None
@@ -238,10 +247,12 @@ class VideoWriter:
 
     def close(self) -> None:
         if self._container is not None:
-            for packet in self._stream.encode():  # flush delayed frames
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
+            try:
+                for packet in self._stream.encode():  # flush delayed frames
+                    self._container.mux(packet)
+            finally:  # a failed flush still releases the file
+                self._container.close()
+                self._container = None
 
     def __enter__(self) -> VideoWriter:
         return self

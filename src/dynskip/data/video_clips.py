@@ -10,7 +10,7 @@ from torch import Tensor
 from dynskip.data.augment import Augment
 from dynskip.data.base import RestorationDataset, clip_windows
 from dynskip.data.degrade import DEGRADATIONS, degrade
-from dynskip.data.io import list_frames, read_image, uint8_to_tensor
+from dynskip.data.io import list_frames, read_images, uint8_to_tensor
 from dynskip.data.layout import require_choice
 from dynskip.data.samples import vfi_sample, vsr_sample
 from dynskip.data.video import read_video
@@ -86,7 +86,7 @@ class VideoClips(RestorationDataset):
         """Frames ``first .. stop-1`` of the range as ``(T, 3, H, W)`` float in [0, 1]."""
         if self._frames is not None:
             return uint8_to_tensor(self._frames[first:stop])
-        return torch.stack([read_image(p) for p in self._frame_paths[first:stop]])
+        return read_images(self._frame_paths[first:stop])
 
     def __getitem__(self, index: int) -> dict:
         first = self.starts[index]
