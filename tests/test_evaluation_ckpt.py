@@ -36,3 +36,12 @@ def test_a_checkpoint_without_a_state_dict_is_named(tmp_path) -> None:
     torch.save({"block3.lastconv.bias": torch.zeros(1)}, path)
     with pytest.raises(KeyError, match=r"weights\.pt is not a Lightning checkpoint"):
         load_model("ugsp-rife", ckpt=path)
+
+
+def test_counted_macs_leave_out_a_models_first_pass_calibration() -> None:
+    # SkipVSR times trial blocks on its first sparse forward; those are not part of an evaluated pass.
+    clip = SyntheticClips("vsr", num_samples=1, size=64, num_frames=3, seed=4, max_speed=2)[0]["gt"]
+    model = load_model("skipvsr")
+    first = evaluate_clip(model, "vsr", clip, "synthetic", repeats=1)["gmacs_per_frame"]
+    again = evaluate_clip(model, "vsr", clip, "synthetic", repeats=1)["gmacs_per_frame"]
+    assert first == again

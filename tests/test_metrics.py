@@ -338,3 +338,42 @@ def test_metric_collection_keeps_same_state_names_apart() -> None:
     for name, fn, kwargs in (("psnr", psnr, {}), ("psnr_y", psnr, {"channel": "y"}), ("ssim", ssim, {})):
         expected = (fn(pred, target, **kwargs).mean() + fn(pred, pred * 0.9, **kwargs).mean()) / 2
         torch.testing.assert_close(values[name], expected)
+
+
+def test_ssim_rife_protocol_matches_an_independent_volume_filter() -> None:
+    # RIFE's ssim_matlab: the RGB frame as one 3 x H x W volume, Gaussian sigma 1.5 of radius 5 on every
+    # axis, replicate ("nearest") padding, L = 1. scipy's separable filter is an independent implementation.
+    from scipy.ndimage import gaussian_filter
+
+    g = torch.Generator().manual_seed(3)
+    pred, target = torch.rand(2, 3, 24, 30, generator=g, dtype=torch.float64).round(decimals=2).unbind(0)
+    got = ssim(pred, target, protocol="rife")
+
+    def blur(x):
+        return gaussian_filter(x, sigma=1.5, mode="nearest", truncate=5 / 1.5)
+
+    x, y = (torch.round(v * 255).numpy() / 255 for v in (pred, target))
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx**2, blur(y * y) - my**2, blur(x * y) - mx * my
+    c1, c2 = 0.01**2, 0.03**2
+    expected = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+    assert float(got) == pytest.approx(float(expected.mean()), abs=1e-12)
+    assert abs(float(got) - float(ssim(pred, target))) > 1e-3  # a different protocol from BasicSR's
+
+
+def test_ssim_rife_protocol_of_flat_frames_is_the_luminance_term() -> None:
+    a, b = torch.full((3, 16, 16), 0.2), torch.full((3, 16, 16), 0.6)
+    c1 = 0.01**2
+    expected = (2 * 0.2 * 0.6 + c1) / (0.2**2 + 0.6**2 + c1)  # no variance: only the means compare
+    assert float(ssim(a, b, protocol="rife", round_uint8=False)) == pytest.approx(
+        expected, rel=1e-6
+    )  # float32 0.2
+    assert float(ssim(a, a, protocol="rife")) == 1.0
+
+
+def test_ssim_exception_unknown_protocol_or_luma_volume() -> None:
+    frame = torch.rand(3, 16, 16)
+    with pytest.raises(ValueError, match=r"protocol must be one of \('basicsr', 'rife'\), got 'matlab'"):
+        ssim(frame, frame, protocol="matlab")
+    with pytest.raises(ValueError, match="protocol 'rife' scores the RGB volume, got channel='y'"):
+        ssim(frame, frame, protocol="rife", channel="y")

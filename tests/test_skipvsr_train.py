@@ -140,6 +140,15 @@ def test_export_roundtrip(tmp_path: Path) -> None:
     # With deltas its all-active mode is no longer official BasicVSR: the baseline is named instead.
     assert str(again.dense_reference) == "official basicvsr (reds4)"
     assert build_model("skipvsr", weights="reds4").dense_reference is None  # no deltas: itself, dense
+    from dynskip.models.checkpoint import CheckpointMismatchError
+
+    for broken, message in (
+        ({**obj, "backbone_delta": {"fusion.bias": torch.zeros(1)}}, r"'fusion\.bias' is \(1,\), expected"),
+        ({k: v for k, v in obj.items() if k != "estimator"}, r"s\.pt: no 'estimator' tensors"),
+    ):
+        torch.save(broken, path)
+        with pytest.raises(CheckpointMismatchError, match=message):
+            build_model("skipvsr", weights=str(path))
 
 
 @needs_official

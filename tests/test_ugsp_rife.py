@@ -323,3 +323,32 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
     torch.testing.assert_close(together, torch.cat(alone), rtol=0, atol=1e-5)
     assert torch.equal(together_masks, torch.cat(alone_masks))  # in batch order
     assert not block3_masks  # every designed mask was used
+
+
+@pytest.mark.parametrize(
+    ("delta", "message"),
+    [
+        (
+            torch.zeros(1),
+            r"ft\.pt: backbone delta 'block3\.lastconv\.bias' is \(1,\), expected a tensor of shape",
+        ),
+        ("0.1", r"backbone delta 'block3\.lastconv\.bias' is str, expected a tensor"),
+    ],
+)
+def test_exception_a_delta_of_the_wrong_shape_is_named(delta, message, tmp_path) -> None:
+    from dynskip.models.checkpoint import CheckpointMismatchError
+    from dynskip.models.ugsp_rife import FORMAT
+
+    heads = {k: v for k, v in build_model("ugsp-rife").state_dict().items() if k.startswith("mask_heads.")}
+    heads |= {
+        k: v for k, v in build_model("ugsp-rife").state_dict().items() if k.startswith("uncertainty_head.")
+    }
+    payload = {
+        "format": FORMAT,
+        "backbone": "rife-v3.9",
+        "heads": heads,
+        "backbone_deltas": {"block3.lastconv.bias": delta},
+    }
+    torch.save(payload, tmp_path / "ft.pt")
+    with pytest.raises(CheckpointMismatchError, match=message):
+        build_model("ugsp-rife", weights=str(tmp_path / "ft.pt"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 
 from dynskip.metrics.clip_average import ClipAveragedMetric
 from dynskip.metrics.psnr import psnr
-from dynskip.metrics.ssim import ssim
+from dynskip.metrics.ssim import SSIM_PROTOCOLS, ssim
 
 
 class VideoPSNR(ClipAveragedMetric):
@@ -28,10 +30,26 @@ class VideoPSNR(ClipAveragedMetric):
 class VideoSSIM(ClipAveragedMetric):
     """SSIM per frame via :func:`~dynskip.metrics.ssim`, mean over frames of a clip, then over clips.
 
-    Same arguments as :class:`VideoPSNR`.
+    Same arguments as :class:`VideoPSNR`, plus ``protocol``: ``"basicsr"`` (VSR) or ``"rife"`` (the VFI
+    benchmarks' RGB-volume SSIM; see :mod:`dynskip.metrics.ssim`).
     """
+
+    def __init__(self, *args: Any, protocol: str = "basicsr", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if protocol not in SSIM_PROTOCOLS:
+            raise ValueError(f"VideoSSIM: protocol must be one of {SSIM_PROTOCOLS}, got {protocol!r}")
+        if protocol == "rife" and self.channel != "rgb":
+            raise ValueError(
+                f"VideoSSIM: protocol 'rife' scores the RGB volume, got channel={self.channel!r}"
+            )
+        self.protocol = protocol
 
     def score_frames(self, preds: Tensor, target: Tensor) -> Tensor:
         return ssim(
-            preds, target, channel=self.channel, crop_border=self.crop_border, round_uint8=self.round_uint8
+            preds,
+            target,
+            channel=self.channel,
+            crop_border=self.crop_border,
+            round_uint8=self.round_uint8,
+            protocol=self.protocol,
         )

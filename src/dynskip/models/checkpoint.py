@@ -44,3 +44,21 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], 
                 parts.append(f"  {label} keys ({len(keys)}): {shown}")
         raise CheckpointMismatchError("\n".join(parts))
     model.load_state_dict(state, strict=True)
+
+
+def add_backbone_deltas(state: dict[str, torch.Tensor], deltas: Mapping, source: str) -> None:
+    """Add a fine-tune's ``deltas`` (trained - official, any float dtype) to the official ``state`` in place.
+
+    Each delta must name a tensor of ``state`` and have its shape: a broadcastable one would otherwise
+    shift the whole tensor silently.
+    """
+    for key, delta in deltas.items():
+        if key not in state:
+            raise CheckpointMismatchError(f"{source}: backbone delta for unknown key {key!r}")
+        if not isinstance(delta, torch.Tensor) or delta.shape != state[key].shape:
+            got = tuple(delta.shape) if isinstance(delta, torch.Tensor) else type(delta).__name__
+            raise CheckpointMismatchError(
+                f"{source}: backbone delta {key!r} is {got}, "
+                f"expected a tensor of shape {tuple(state[key].shape)}"
+            )
+        state[key] = (state[key].float() + delta.float()).to(state[key].dtype)

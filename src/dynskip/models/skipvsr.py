@@ -24,7 +24,12 @@ from torch import Tensor
 
 from dynskip.archs.skipvsr_arch import SkipVSR
 from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
-from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
+from dynskip.models.checkpoint import (
+    CheckpointMismatchError,
+    add_backbone_deltas,
+    load_state_dict_strict,
+    read_checkpoint,
+)
 from dynskip.models.registry import PretrainedModel, register_model, resolve_weights
 
 FORMAT = "skipvsr-v1"
@@ -91,10 +96,9 @@ def _load_skipvsr_format(model: SkipVSR, obj: Mapping[str, Any], source: str) ->
         )
     official = convert_basicvsr_state_dict(read_checkpoint(resolve_weights("basicvsr", backbone)))
     state: dict[str, Tensor] = dict(official)
-    for key, diff in obj.get("backbone_delta", {}).items():
-        if key not in state:
-            raise CheckpointMismatchError(f"{source}: delta for unknown backbone tensor {key!r}")
-        state[key] = (state[key].float() + diff.float()).to(state[key].dtype)
+    add_backbone_deltas(state, obj.get("backbone_delta", {}), source)
+    if not isinstance(obj.get("estimator"), Mapping):
+        raise CheckpointMismatchError(f"{source}: no 'estimator' tensors (a {FORMAT} checkpoint holds them)")
     state.update(obj["estimator"])
     load_state_dict_strict(model, state, source=source)
     if obj.get("backbone_delta"):  # its all-active mode is no longer the official network

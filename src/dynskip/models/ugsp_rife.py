@@ -25,7 +25,7 @@ from torch import Tensor
 
 from dynskip.archs.ugsp_rife_arch import UGSPRIFE
 from dynskip.assets import asset_path
-from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
+from dynskip.models.checkpoint import add_backbone_deltas, load_state_dict_strict, read_checkpoint
 from dynskip.models.registry import PretrainedModel, register_model
 from dynskip.models.rife import read_rife_state
 
@@ -51,10 +51,7 @@ def load_ugsp_rife_weights(model: UGSPRIFE, path: Path) -> None:
     if state.get("format") == FORMAT:
         backbone_name = str(state.get("backbone", "rife-v3.9"))
         backbone = read_rife_state(asset_path(backbone_name))
-        for key, delta in dict(state.get("backbone_deltas", {})).items():
-            if key not in backbone:
-                raise CheckpointMismatchError(f"{path}: backbone delta for unknown key {key}")
-            backbone[key] = backbone[key] + delta.to(backbone[key].dtype)  # float16 deltas: sum in float32
+        add_backbone_deltas(backbone, dict(state.get("backbone_deltas", {})), str(path))
         load_state_dict_strict(model, {**backbone, **dict(state["heads"])}, source=str(path))
         if state.get("backbone_deltas"):  # its own dense mode is no longer the official RIFE
             model.dense_reference = PretrainedModel("rife", backbone_name)
