@@ -96,14 +96,15 @@ def quality(pred: Tensor, target: Tensor, ssim_protocol: str = "basicsr") -> dic
     }
 
 
-def counted_run(work: Workload) -> tuple[Tensor, float]:
+def counted_run(work: Workload, warm_up: bool = False) -> tuple[Tensor, float]:
     """One evaluated forward pass and the GMACs its convolutions and matmuls performed.
 
-    A first, uncounted pass lets models calibrate or initialise lazily (SkipVSR times trial blocks on
-    its first sparse forward), so the count holds only what an evaluated pass runs.
+    ``warm_up`` first runs an uncounted pass, for skipping models that calibrate on their first forward
+    (SkipVSR times trial blocks then), so the count holds only what an evaluated pass runs.
     """
-    with torch.inference_mode():
-        work.run()
+    if warm_up:
+        with torch.inference_mode():
+            work.run()
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
         pred = work.run()
@@ -190,7 +191,7 @@ def evaluate_clip(
     results: dict[str, dict] = {}
     for name, (mode_work, ctx) in modes.items():
         with ctx():
-            pred, gmacs = counted_run(mode_work)
+            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
             scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
             results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
             if name == "model":
