@@ -21,6 +21,8 @@ TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "de
         ("trainer.max_steps=ten", "trainer.max_steps='ten' (expected int)"),
         ("data.batch_size=two", "data.batch_size='two' (expected int)"),
         ("test=maybe", "test='maybe' (expected bool)"),
+        ("test=no", "test='no' (expected bool)"),  # OmegaConf reads it as False, the run as true
+        ("train=off", "train='off' (expected bool)"),
         (
             "callbacks.model_checkpoint.every_n_train_steps=x",
             "callbacks.model_checkpoint.every_n_train_steps='x'",
@@ -32,6 +34,15 @@ def test_wrong_type_fails_before_training_naming_the_key(override: str, named: s
         train(compose_config("train", [*TINY_VSR, override], tmp_path))
     assert named in str(err.value)
     assert not any(tmp_path.iterdir())  # nothing ran, nothing was written
+
+
+def test_train_false_with_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    cfg = compose_config("train", [*TINY_VSR, "train=false", "ckpt_path=run/last.ckpt"], tmp_path)
+    with pytest.raises(
+        ValueError, match=r"train=false with ckpt_path='run/last\.ckpt': test a checkpoint with"
+    ):
+        train(cfg)
+    assert not any(tmp_path.iterdir())
 
 
 def test_budget_type_is_checked(tmp_path: Path) -> None:

@@ -86,9 +86,14 @@ def check_types(cfg: DictConfig) -> None:
                 value = OmegaConf.select(node, f.name)
             except InterpolationResolutionError:  # resolved later, where it is used
                 continue
+            # OmegaConf would convert "no" / "off" / "0" to False, but the code reads the raw value, where
+            # any non-empty string is true: a switch must be a real boolean.
+            fits = f.type not in (bool, "bool") or isinstance(value, bool)
             try:
                 OmegaConf.merge(OmegaConf.structured(schema), {f.name: value})
             except ValidationError:
+                fits = False
+            if not fits:
                 errors.append(f"{key}={value!r} (expected {_type_name(schema, f.name)})")
     if errors:
         raise TypeError("config values of the wrong type: " + "; ".join(errors))

@@ -115,6 +115,12 @@ def finished_metrics(output_dir: Path, max_steps: int | None) -> dict[str, float
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (and test) the configured task; returns and writes the final scalar metrics."""
     check_types(cfg)
+    if not cfg.get("train", True) and cfg.get("ckpt_path"):
+        # Without training the checkpoint would never be loaded: the test would score fresh weights.
+        raise ValueError(
+            f"train=false with ckpt_path={cfg.ckpt_path!r}: test a checkpoint with dynskip-eval "
+            "ckpt_path=..., or drop ckpt_path"
+        )
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir) if cfg.get("train", True) else None
     if ckpt_path is not None and (done := finished_metrics(output_dir, cfg.trainer.get("max_steps"))):
