@@ -342,15 +342,18 @@ def test_metric_collection_keeps_same_state_names_apart() -> None:
 
 def test_ssim_rife_protocol_matches_an_independent_volume_filter() -> None:
     # RIFE's ssim_matlab: the RGB frame as one 3 x H x W volume, Gaussian sigma 1.5 of radius 5 on every
-    # axis, replicate ("nearest") padding, L = 1. scipy's separable filter is an independent implementation.
-    from scipy.ndimage import gaussian_filter
-
+    # axis, replicate (edge) padding, L = 1; here rebuilt with numpy's padding and 1-D convolutions.
     g = torch.Generator().manual_seed(3)
     pred, target = torch.rand(2, 3, 24, 30, generator=g, dtype=torch.float64).round(decimals=2).unbind(0)
     got = ssim(pred, target, protocol="rife")
+    taps = np.exp(-(np.arange(-5, 6) ** 2) / (2 * 1.5**2))
+    taps /= taps.sum()
 
-    def blur(x):
-        return gaussian_filter(x, sigma=1.5, mode="nearest", truncate=5 / 1.5)
+    def blur(v: np.ndarray) -> np.ndarray:
+        v = np.pad(v, 5, mode="edge")
+        for axis in range(3):
+            v = np.apply_along_axis(lambda line: np.convolve(line, taps, mode="valid"), axis, v)
+        return v
 
     x, y = (torch.round(v * 255).numpy() / 255 for v in (pred, target))
     mx, my = blur(x), blur(y)
