@@ -213,6 +213,24 @@ def test_reuse_chain_single_block_runs_the_block_exactly_on_active_tiles():
     assert torch.equal(y[active], dense[active]) and torch.equal(y[~active], x[~active])
 
 
+def test_reuse_chain_full_plan_of_several_blocks_runs_them_densely():
+    # An all-active group is counted as dense work; with tiles it would also compute their halos.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.manual_seed(4)
+    blocks = [res_block(4, bias=0.2) for _ in range(3)]
+    x = torch.randn(1, 4, 16, 24)
+    full = make_plan(1, 16, 24, 8, 1.0)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y, r = residual_reuse_chain(x, blocks, full, None, "sparse")
+    with torch.no_grad(), FlopCounterMode(display=False) as dense_counter:
+        expected = x
+        for block in blocks:
+            expected = expected + block(expected)
+    assert torch.equal(y, expected) and torch.equal(r, expected - x)
+    assert counter.get_total_flops() == dense_counter.get_total_flops()
+
+
 def test_reuse_chain_all_skipped_and_no_fill():
     x = torch.randn(2, 3, 9, 10)
     fill_map = torch.randn_like(x)
