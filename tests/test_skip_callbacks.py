@@ -77,6 +77,9 @@ class TinyTask(pl.LightningModule):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self.predict(batch)
 
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self.predict(batch)
+
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
@@ -162,6 +165,18 @@ def test_monitor_logs_density_macs_and_latency(tmp_path) -> None:
     assert m["val/skip/gmacs_actual"] == pytest.approx(expected_actual, rel=1e-5)
     assert m["val/latency/dense_ms"] > 0 and m["val/latency/masked_ms"] > 0
     assert m["val/latency/speedup"] == pytest.approx(m["val/latency/dense_ms"] / m["val/latency/masked_ms"])
+
+
+def test_monitor_logs_the_test_stage_under_its_own_keys(tmp_path) -> None:
+    # A sweep report pairs test quality with test cost, so the test stage logs its own statistics.
+    monitor = SkipMonitorCallback(latency_probe=True, probe_modes=("dense", "masked"), probe_repeats=2)
+    trainer = _trainer(tmp_path, [monitor])
+    task = TinyTask()
+    trainer.test(task, _loader(2))
+    m = {k: v.item() for k, v in trainer.callback_metrics.items()}
+    assert m["test/skip/gmacs_dense"] == pytest.approx(BODY_MACS * H * W / 1e9)
+    assert 0.0 <= m["test/skip/density"] <= 1.0 and m["test/latency/speedup"] > 0
+    assert not any(key.startswith("val/") for key in m)
 
 
 def test_latency_probe_restores_mode_and_validates() -> None:

@@ -179,7 +179,7 @@ class SkipMonitorCallback(pl.Callback):
     fraction, per group, per unit when ``per_unit``). Validation: the same averaged over the epoch
     under ``val/skip/...``; then, when ``latency_probe``, the median latency of each of
     ``probe_modes`` on the first validation batch (``val/latency/<mode>_ms``) and the speed-up of the
-    last mode over the first (``val/latency/speedup``).
+    last mode over the first (``val/latency/speedup``). Test: the same under ``test/...``.
     """
 
     def __init__(
@@ -220,33 +220,55 @@ class SkipMonitorCallback(pl.Callback):
             scalars = self._scalars(report, "train/skip/")
             pl_module.log_dict(scalars, on_step=True, on_epoch=False, batch_size=1)
 
-    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    # Validation and test log the same statistics under their own stage: a report pairs a stage's
+    # quality with that stage's cost.
+    def _eval_start(self) -> None:
         self._val_means, self._probe_batch = None, None
 
-    def on_validation_batch_end(
-        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx, dataloader_idx=0
-    ):
+    def _eval_batch_end(self, pl_module: pl.LightningModule, batch: Any, stage: str) -> None:
         report = skipping_model(pl_module, type(self).__name__).skip_report()
         if report.units:
-            scalars = self._scalars(report, "val/skip/")
+            scalars = self._scalars(report, f"{stage}/skip/")
             if self._val_means is None:
                 self._val_means = ScalarMeans(list(scalars)).to(pl_module.device)
             self._val_means.update(scalars)
         if self._probe_batch is None:
             self._probe_batch = batch
 
-    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _eval_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if self._val_means is not None:  # compute() syncs the states across DDP ranks
             pl_module.log_dict(self._val_means.compute(), on_epoch=True, batch_size=1)
         if self.latency_probe and self._probe_batch is not None and not trainer.sanity_checking:
             ms = latency_probe(pl_module, self._probe_batch, self.probe_modes, self.probe_repeats)
-            logged = {f"val/latency/{mode}_ms": value for mode, value in ms.items()}
+            logged = {f"{stage}/latency/{mode}_ms": value for mode, value in ms.items()}
             if len(ms) >= 2:
                 first, last = self.probe_modes[0], self.probe_modes[-1]
-                logged["val/latency/speedup"] = ms[first] / ms[last]
+                logged[f"{stage}/latency/speedup"] = ms[first] / ms[last]
             # Each rank times its own batch; the ranks' mean is what gets logged.
             pl_module.log_dict(logged, on_epoch=True, batch_size=1, sync_dist=True)
         self._val_means, self._probe_batch = None, None
+
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_start()
+
+    def on_validation_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx, dataloader_idx=0
+    ):
+        self._eval_batch_end(pl_module, batch, "val")
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_end(trainer, pl_module, "val")
+
+    def on_test_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_start()
+
+    def on_test_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx, dataloader_idx=0
+    ):
+        self._eval_batch_end(pl_module, batch, "test")
+
+    def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._eval_end(trainer, pl_module, "test")
 
 
 # Batch keys that hold input frames, by task: VSR clips, VFI pairs, generic.
