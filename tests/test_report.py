@@ -103,9 +103,28 @@ def test_write_report(tmp_path: Path) -> None:
     assert table.count("| `model.budget=") == 5  # every job, the failed one too
     assert "no metrics.json" in table
     assert "| 0.5 | 2 | 30.500 |" in table  # swept axes, then quality
-    assert "Mean ± std over seeds" in table and "| 0.5 | 2 | 30.750 ± 0.354 |" in table
+    assert "Mean ± std over seeds" in table and "| 0.5 | 2 | 30.750 ± 0.354 (n=2) |" in table
+    assert "| 0.3 | 1 | 30.000 (n=1) |" in table  # one seed: no spread claimed
+    assert report.left_out == {"model.budget=0.9,seed=1": "no metrics.json (failed, killed or still running)"}
+    assert "## Left out of the fronts and the plot (1 jobs)" in table
     summary = json.loads(report.summary.read_text())
     assert summary["best"] == report.best.name and len(summary["jobs"]) == 5
+    assert summary["left_out"] == report.left_out
+
+
+def test_job_missing_the_compared_metric_is_named(tmp_path: Path) -> None:
+    """A job whose test stage did not run has only `val/psnr`; the others are compared on `test/psnr`,
+    so it is left out of the fronts, and the report says so instead of dropping it silently."""
+    sweep = fabricate_sweep(tmp_path / "sweep", failed=False)
+    metrics = sweep / "model.budget=0.3,seed=1" / "metrics.json"
+    data = json.loads(metrics.read_text())
+    del data["test/psnr"]
+    metrics.write_text(json.dumps(data))
+    report = write_report(sweep)
+    assert report.quality_key == "test/psnr"
+    assert report.left_out == {"model.budget=0.3,seed=1": "metrics.json lacks `test/psnr`"}
+    assert "model.budget=0.3,seed=1" not in report.front_cost + report.front_speed
+    assert "- `model.budget=0.3,seed=1`: metrics.json lacks `test/psnr`" in report.table.read_text()
 
 
 def test_report_without_cost_or_images(tmp_path: Path) -> None:
@@ -122,6 +141,7 @@ def test_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["report", str(sweep), "--quality", "val/psnr"]) == 0
     out = capsys.readouterr().out
     assert "4 jobs (4 with metrics.json)" in out and "report.md" in out
+    assert "left out" not in out
     assert json.loads((sweep / "report" / "summary.json").read_text())["quality_key"] == "val/psnr"
     assert len(load_sweep(sweep)) == 4  # the report folder is not mistaken for a job
 

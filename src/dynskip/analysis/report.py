@@ -31,6 +31,7 @@ class Report:
     front_cost: list[str]  # job names on the quality-vs-cost front
     front_speed: list[str]  # job names on the quality-vs-speed-up front
     best: Job | None
+    left_out: dict[str, str]  # job name -> why it is on neither front nor in the plot
     table: Path
     pareto: Path
     gallery: Path | None
@@ -49,6 +50,21 @@ def job_label(job: Job, axes: Sequence[str]) -> str:
     """Short point label from the swept overrides: ``budget=0.3 seed=1``."""
     parts = [f"{key.rsplit('.', 1)[-1]}={job.overrides.get(key)}" for key in axes]
     return " ".join(parts) or job.name
+
+
+def left_out(jobs: Sequence[Job], keys: Sequence[str | None]) -> dict[str, str]:
+    """Jobs that cannot be placed on a front, each with the reason: no ``metrics.json``, or a missing
+    metric. Named in the report so that a job lost to a crash or a skipped test stage is not silently
+    absent from the plot."""
+    reasons: dict[str, str] = {}
+    for job in jobs:
+        if not job.ok:
+            reasons[job.name] = job.error or "no metrics"
+            continue
+        missing = [key for key in keys if key and job.value(key) is None]
+        if missing:
+            reasons[job.name] = "metrics.json lacks " + ", ".join(f"`{key}`" for key in missing)
+    return reasons
 
 
 def _front(jobs: Sequence[Job], quality: str | None, other: str | None, maximize_other: bool) -> list[Job]:
@@ -130,6 +146,7 @@ def markdown_table(
     front_speed: Sequence[str],
     best: Job | None,
     title: str,
+    dropped: dict[str, str] | None = None,
 ) -> str:
     axes = varying_overrides(jobs)
     keys = _column_keys(jobs, quality, cost, speed)
@@ -153,12 +170,16 @@ def markdown_table(
         elif keys:  # the reason goes in the first metric column
             cells += [job.error or "—", *[""] * (len(keys) - 1)]
         lines.append("| " + " | ".join([*cells, marks or ""]) + " |")
+    if dropped:
+        lines += ["", f"## Left out of the fronts and the plot ({len(dropped)} jobs)", ""]
+        lines += [f"- `{name}`: {reason}" for name, reason in dropped.items()]
     lines += _seed_summary(ok, axes, [k for k in (quality, cost, speed) if k in keys])
     return "\n".join(lines) + "\n"
 
 
 def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str]) -> list[str]:
-    """Mean ± std over seeds per configuration, when the sweep varies ``seed``."""
+    """Mean ± sample std over seeds per configuration, when the sweep varies ``seed``. Each cell names
+    how many seeds reported the metric; a single value gets no spread (a std of one run is not 0)."""
     if "seed" not in axes or not keys:
         return []
     group_axes = [a for a in axes if a != "seed"]
@@ -168,6 +189,8 @@ def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str])
     lines = [
         "",
         "## Mean ± std over seeds",
+        "",
+        "`n` counts the seeds that reported the metric; `seeds` counts the jobs with metrics.json.",
         "",
         "| " + " | ".join([*group_axes, "seeds", *keys]) + " |",
         "|" + "---|" * (len(group_axes) + 1 + len(keys)),
@@ -179,8 +202,11 @@ def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str])
             if not values:
                 cells.append("—")
                 continue
-            std = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.fmean(values):.3f} ± {std:.3f}")
+            mean = statistics.fmean(values)
+            if len(values) == 1:
+                cells.append(f"{mean:.3f} (n=1)")
+            else:
+                cells.append(f"{mean:.3f} ± {statistics.stdev(values):.3f} (n={len(values)})")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -213,6 +239,9 @@ def write_report(
         title=f"{sweep_dir.name}: {len(ok)} jobs",
     )
     best = pick_best(ok, q_key, c_key)
+    dropped = left_out(jobs, [q_key, c_key, s_key])
+    for name, reason in dropped.items():
+        log.warning("sweep job %s is left out of the fronts: %s", name, reason)
     gallery = None
     if best is not None:
         images = dict(best.mask_images())
@@ -227,7 +256,15 @@ def write_report(
     table = out / "report.md"
     table.write_text(
         markdown_table(
-            jobs, q_key, c_key, s_key, names_cost, names_speed, best, f"Sweep report: {sweep_dir.name}"
+            jobs,
+            q_key,
+            c_key,
+            s_key,
+            names_cost,
+            names_speed,
+            best,
+            f"Sweep report: {sweep_dir.name}",
+            dropped,
         )
     )
     summary = out / "summary.json"
@@ -241,6 +278,7 @@ def write_report(
                 "front_cost": names_cost,
                 "front_speed": names_speed,
                 "best": best.name if best else None,
+                "left_out": dropped,
                 "jobs": [
                     {"name": j.name, "overrides": j.overrides, "metrics": j.metrics, "error": j.error}
                     for j in jobs
@@ -250,4 +288,6 @@ def write_report(
             default=str,
         )
     )
-    return Report(jobs, q_key, c_key, s_key, names_cost, names_speed, best, table, pareto, gallery, summary)
+    return Report(
+        jobs, q_key, c_key, s_key, names_cost, names_speed, best, dropped, table, pareto, gallery, summary
+    )

@@ -210,6 +210,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     ok = sum(job.ok for job in report.jobs)
     best = report.best.name if report.best else None
     print(f"{len(report.jobs)} jobs ({ok} with metrics.json); best: {best}")
+    for name, reason in report.left_out.items():
+        print(f"left out of the fronts: {name}: {reason}")
     for path in (report.table, report.pareto, report.gallery, report.summary):
         if path is not None:
             print(f"wrote {path}")
