@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 
 from dynskip.assets import asset_path
 from dynskip.data.augment import Augment
-from dynskip.data.datamodule import EpochShuffleSampler, RestorationDataModule
+from dynskip.data.datamodule import EpochShuffleSampler, RestorationDataModule, UnpaddedDistributedSampler
 from dynskip.data.synthetic import SyntheticClips
 
 CONF_DATA = Path(__file__).resolve().parents[1] / "conf" / "data"
@@ -131,3 +131,26 @@ def test_a_resumed_run_starts_its_workers_in_the_resumed_epoch():
     expected, got = next(iter(loader)), first_batch(resumed)
     assert got["key"] == expected["key"] and torch.equal(got["gt"], expected["gt"])
     assert first_batch(RestorationDataModule(train=data(), batch_size=4, seed=3))["key"] != expected["key"]
+
+
+def test_ddp_evaluation_visits_every_item_exactly_once():
+    # torch's DistributedSampler would pad 5 items to 6 over 2 ranks, counting one clip twice.
+    val = SyntheticClips("vfi", num_samples=5, size=32)
+    keys: list[str] = []
+    for rank in (0, 1):
+        module = RestorationDataModule(val=val, test=val)
+        module.trainer = SimpleNamespace(world_size=2, global_rank=rank)
+        loader = module.val_dataloader()
+        assert isinstance(
+            loader.sampler, UnpaddedDistributedSampler
+        )  # a DistributedSampler: Lightning keeps it
+        assert len(loader) == (3, 2)[rank]
+        keys += [key for batch in loader for key in batch["key"]]
+        assert len(module.test_dataloader()) == (3, 2)[rank]
+    assert sorted(keys) == sorted(val[i]["key"] for i in range(5))
+
+    single = RestorationDataModule(val=val)
+    single.trainer = SimpleNamespace(world_size=1, global_rank=0)
+    assert not isinstance(single.val_dataloader().sampler, UnpaddedDistributedSampler)
+    with pytest.raises(ValueError, match="has 1 items, fewer than the 2 DDP ranks"):
+        UnpaddedDistributedSampler(SyntheticClips("vfi", num_samples=1, size=32), num_replicas=2, rank=0)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
 
 def set_dataset_epoch(dataset: Dataset, epoch: int) -> None:
@@ -47,6 +47,32 @@ class EpochShuffleSampler(Sampler[int]):
     def __iter__(self) -> Iterator[int]:
         order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.dataset))
         return iter(order.tolist())
+
+
+class UnpaddedDistributedSampler(DistributedSampler):
+    """Evaluation sampler for DDP: rank ``r`` of ``W`` gets items ``r, r + W, r + 2W, ...``, each item
+    exactly once over the ranks.
+
+    torch's ``DistributedSampler`` (which Lightning injects by default) pads the last round with
+    repeated items so that every rank gets as many; the repeats then count twice in metrics synced over
+    the ranks. Ranks may get one item fewer here, which is safe because evaluation syncs only at epoch
+    end (torchmetrics ``compute``), not per batch. Being a ``DistributedSampler``, Lightning keeps it.
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        size = len(dataset)  # type: ignore[arg-type]
+        if size < num_replicas:
+            # A rank without items would skip the epoch-end syncs the others wait in.
+            raise ValueError(
+                f"evaluation set {type(dataset).__name__} has {size} items, fewer than the {num_replicas} "
+                "DDP ranks; every rank needs at least one (use fewer devices or a larger set)"
+            )
+        self.num_samples = len(range(rank, size, num_replicas))
+        self.total_size = size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.total_size, self.num_replicas))
 
 
 class RestorationDataModule(pl.LightningDataModule):
@@ -125,9 +151,17 @@ class RestorationDataModule(pl.LightningDataModule):
             return 0
         return int(trainer.fit_loop.epoch_progress.current.processed)
 
-    # An empty list tells Lightning there is nothing to run for that stage.
+    def _eval_loader(self, dataset: Dataset | None) -> DataLoader | list:
+        if dataset is None:
+            return []  # an empty list tells Lightning there is nothing to run for that stage
+        trainer = self.trainer
+        sampler = None
+        if trainer is not None and trainer.world_size > 1:
+            sampler = UnpaddedDistributedSampler(dataset, trainer.world_size, trainer.global_rank)
+        return self._loader(dataset, self.val_batch_size, sampler)
+
     def val_dataloader(self) -> DataLoader | list:
-        return [] if self.val_set is None else self._loader(self.val_set, self.val_batch_size)
+        return self._eval_loader(self.val_set)
 
     def test_dataloader(self) -> DataLoader | list:
-        return [] if self.test_set is None else self._loader(self.test_set, self.val_batch_size)
+        return self._eval_loader(self.test_set)
