@@ -190,9 +190,11 @@ def test_evaluation_windows_that_leave_frames_unscored_are_reported(tmp_path):
     for path in paths:
         write_image(path, np.zeros((16, 16, 3), dtype=np.uint8))
     with pytest.warns(
-        UserWarning, match=r"num_frames=3 leave frames of 1 clip\(s\) unscored \(clip: last 1\)"
+        UserWarning, match=r"num_frames=3 leave frames of 1 clip\(s\) unscored \(clip: 1 frames \(6\)\)"
     ):
         ClipDataset([ClipEntry("clip", tuple(paths))], num_frames=3, scale=4)
+    with pytest.warns(UserWarning, match=r"\(clip: 3 frames \(2, 3, 6\)\)"):  # gaps between windows too
+        ClipDataset([ClipEntry("clip", tuple(paths))], num_frames=2, stride=4, scale=4)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ClipDataset([ClipEntry("clip", tuple(paths))], num_frames=None, scale=4)

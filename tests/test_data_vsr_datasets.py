@@ -18,7 +18,8 @@ from dynskip.data.vimeo90k import Vimeo90KSeptuplet
 
 
 def _check_clip(sample: dict, frames: int, lq_size: int = 8) -> None:
-    assert set(sample) == {"lq", "gt", "key"}
+    assert set(sample) - {"clip"} == {"lq", "gt", "key"}
+    assert sample["key"].startswith(sample.get("clip", ""))  # a window names the clip it belongs to
     assert sample["lq"].shape == (frames, 3, lq_size, lq_size)
     assert sample["gt"].shape == (frames, 3, 4 * lq_size, 4 * lq_size)
 
@@ -129,3 +130,33 @@ def test_vimeo_septuplet_errors(make_tree):
     frame.unlink()
     with pytest.raises(MissingDataError, match=re.escape(str(frame))):
         Vimeo90KSeptuplet(root, "train")
+
+
+def test_windowed_evaluation_averages_per_clip_not_per_window(tiny_data_dir):
+    """Frames average within a clip, then over clips: one-frame windows of calendar (3 frames) and
+    city (2) must score as the whole clips do, not weight calendar 3:2."""
+    from functools import partial
+
+    from torch.utils.data import DataLoader
+
+    from dynskip.metrics import VideoPSNR
+    from dynskip.tasks.vsr import VSRTask
+
+    class Upsample(torch.nn.Module):  # a different error per clip, so the weighting shows
+        def forward(self, lq: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.interpolate(lq.flatten(0, 1), scale_factor=4).unflatten(
+                0, lq.shape[:2]
+            )
+
+    def score(data: Vid4) -> float:
+        task = VSRTask(
+            Upsample(), partial(torch.optim.Adam), loss=torch.nn.L1Loss(), metrics={"psnr": VideoPSNR()}
+        )
+        for batch in DataLoader(data, batch_size=1):
+            task._evaluate(batch, task.val_metrics)
+        return float(task.val_metrics.compute()["val/psnr"])
+
+    root = tiny_data_dir / "Vid4"
+    windows = Vid4(root, "BIx4", num_frames=1)
+    assert [windows[i]["clip"] for i in range(len(windows))] == ["calendar"] * 3 + ["city"] * 2
+    assert score(windows) == pytest.approx(score(Vid4(root, "BIx4")), abs=1e-9)

@@ -116,13 +116,17 @@ class ClipDataset(RestorationDataset):
             self._warn_uncovered_frames()
 
     def _warn_uncovered_frames(self) -> None:
-        last = {}
+        covered: dict[int, set[int]] = {}
         for clip_index, start in self.windows:
-            last[clip_index] = max(last.get(clip_index, 0), start + self.num_frames)
-        left = {self.clips[i].key: len(self.clips[i].gt) - end for i, end in last.items()}
-        left = {key: n for key, n in left.items() if n > 0}
+            covered.setdefault(clip_index, set()).update(range(start, start + self.num_frames))
+        left = {}
+        for clip_index, frames in covered.items():
+            missed = sorted(set(range(len(self.clips[clip_index].gt))) - frames)
+            if missed:  # a stride longer than the window skips frames between windows too
+                shown = ", ".join(map(str, missed[:6])) + (", ..." if len(missed) > 6 else "")
+                left[self.clips[clip_index].key] = f"{len(missed)} frames ({shown})"
         if left:
-            some = ", ".join(f"{key}: last {n}" for key, n in list(left.items())[:5])
+            some = ", ".join(f"{key}: {what}" for key, what in list(left.items())[:5])
             warnings.warn(
                 f"{type(self).__name__}: windows of num_frames={self.num_frames} leave frames of {len(left)} "
                 f"clip(s) unscored ({some}{', ...' if len(left) > 5 else ''}); num_frames=None scores "
@@ -147,4 +151,4 @@ class ClipDataset(RestorationDataset):
                 )
             lq = degrade(gt, self.degradation, self.scale)
         key = clip.key if stop - start == len(clip.gt) else f"{clip.key}/{clip.gt[start].stem}"
-        return vsr_sample(lq, gt, key, self.scale, self.augment, index)
+        return vsr_sample(lq, gt, key, self.scale, self.augment, index, clip=clip.key)

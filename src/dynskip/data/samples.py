@@ -1,6 +1,8 @@
 """Build the sample dicts every dataset returns, with shape checks and optional augmentation.
 
-VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str}``.
+VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str}``, plus ``"clip": str`` (the
+clip a window belongs to) from datasets that cut clips into windows, so that scores average over the
+frames of a clip, then over clips (not over windows).
 VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str}``.
 """
 
@@ -14,7 +16,13 @@ from dynskip.data.errors import CorruptDataError
 
 
 def vsr_sample(
-    lq: Tensor, gt: Tensor, key: str, scale: int = 4, augment: Augment | None = None, index: int = 0
+    lq: Tensor,
+    gt: Tensor,
+    key: str,
+    scale: int = 4,
+    augment: Augment | None = None,
+    index: int = 0,
+    clip: str | None = None,
 ) -> dict:
     if lq.dim() != 4 or gt.dim() != 4 or lq.shape[:2] != gt.shape[:2]:
         raise CorruptDataError(
@@ -27,7 +35,10 @@ def vsr_sample(
         )
     if augment is not None:
         lq, gt = augment.vsr(lq, gt, index, scale, key)
-    return {"lq": lq, "gt": gt, "key": key}
+    sample = {"lq": lq, "gt": gt, "key": key}
+    if clip is not None:
+        sample["clip"] = clip
+    return sample
 
 
 def vfi_sample(

@@ -97,4 +97,5 @@ class VideoClips(RestorationDataset):
             return vfi_sample(frames[0], frames[2], frames[1], key, 0.5, self.augment, index)
         h, w = frames.shape[-2:]
         gt = frames[..., : h - h % self.scale, : w - w % self.scale]
-        return vsr_sample(degrade(gt, self.degradation, self.scale), gt, key, self.scale, self.augment, index)
+        lq = degrade(gt, self.degradation, self.scale)
+        return vsr_sample(lq, gt, key, self.scale, self.augment, index, clip=self.name)

@@ -100,7 +100,10 @@ class RestorationTask(pl.LightningModule):
     # --- evaluation -----------------------------------------------------------------------------
     def _evaluate(self, batch: dict, metrics: MetricCollection) -> Tensor:
         pred = self.predict(batch).clamp(0, 1)
-        metrics.update(pred, self.target(batch))
+        if "clip" in batch:  # windows of clips: frames average per clip, then clips (one clip, one vote)
+            metrics.update(pred, self.target(batch), clip_ids=list(batch["clip"]))
+        else:
+            metrics.update(pred, self.target(batch))
         return pred
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
