@@ -15,6 +15,7 @@ from dynskip.train import build_components, train
 from dynskip.ugsp.labels import (
     LabelCache,
     LabelSettings,
+    align_cached_labels,
     build_label_cache,
     fingerprint_path,
     main,
@@ -97,6 +98,74 @@ def _samples(n: int = 3) -> list[dict]:
         }
         for i in range(n)
     ]
+
+
+@pytest.mark.parametrize("pool", ["max", "mean"])
+def test_cached_labels_follow_the_crop_and_flips_of_their_frames(pool: str) -> None:
+    """Labels are cached per whole frame. A cropped, flipped, transposed sample must get the labels of
+    the region it shows: the same as pushing the label image itself through the sample's augmentation."""
+    from dynskip.data.augment import Augment
+    from dynskip.data.samples import vfi_sample
+
+    settings = LabelSettings(levels=("block2", "block3"), keep=(0.6, 0.4), cell_px=16, pool=pool)
+    g = torch.Generator().manual_seed(0)
+    coarse = (torch.rand(3, 1, 8, 10, generator=g) < 0.5).float()  # 128x160 frames, 16-px cells
+    cached = {"block2": coarse, "block3": coarse * (torch.rand(coarse.shape, generator=g) < 0.5)}
+    augment = Augment(crop_size=72, transpose=True, seed=3)  # 72: crops straddle cells
+    records, expected = [], {level: [] for level in cached}
+    for item in range(3):
+        frame = torch.zeros(3, 128, 160)
+        sample = vfi_sample(frame, frame, frame, f"s{item}", augment=augment, index=item)
+        records.append(sample["augment"])
+        for level, label in cached.items():
+            pixels = label[item].repeat_interleave(16, -2).repeat_interleave(16, -1).expand(3, -1, -1)
+            moved = vfi_sample(pixels, pixels, pixels, f"s{item}", augment=augment, index=item)["gt"][:1]
+            pooled = torch.nn.functional.max_pool2d if pool == "max" else torch.nn.functional.avg_pool2d
+            expected[level].append(pooled(moved[None], 16, 16, ceil_mode=True)[0])
+    assert len({tuple(r.tolist()) for r in records}) == 3  # three different draws
+    aligned = align_cached_labels(cached, (72, 72), settings, torch.stack(records), ["s0", "s1", "s2"])
+    for level in cached:
+        assert aligned[level].shape == (3, 1, 5, 5)
+        assert torch.equal(aligned[level], torch.stack(expected[level])), level
+    whole = align_cached_labels(cached, (128, 160), settings)  # whole frames: labels as they are
+    assert all(torch.equal(whole[level], cached[level]) for level in cached)
+
+
+def test_pruning_objective_aligns_cached_labels_with_the_crop(tmp_path: Path) -> None:
+    """The cache keeps the left half of a 64x128 frame; a batch cropped to the right half must be
+    trained towards "prune everywhere" (found in review: the whole-frame label was pooled into the crop)."""
+    from dynskip.tasks.ugsp_objective import UGSPPruningObjective
+
+    settings = LabelSettings(levels=("block2",), keep=(0.5,), cell_px=16)
+    cache = LabelCache(tmp_path, "frames", settings, source="x").open()
+    left_half = torch.zeros(1, 4, 8)
+    left_half[..., :4] = 1
+    cache.save("clip/0", {"block2": left_half})
+    objective = UGSPPruningObjective(
+        labels="cache",
+        label_cache=str(cache.folder),
+        label_settings=dict(levels=["block2"], keep=[0.5], cell_px=16),
+    )
+    masks = {2: torch.zeros(1, 1, 8, 8)}  # prune everything, on the 128x128 padded grid
+    frame = torch.zeros(1, 3, 64, 64)
+    right = {"key": ["clip/0"], "gt": frame, "augment": torch.tensor([[0, 64, 0, 0, 0, 0]])}
+    left = {**right, "augment": torch.tensor([[0, 0, 0, 0, 0, 0]])}
+    assert float(objective._label_loss({"frame": frame}, right, masks)) == 0.0
+    assert float(objective._label_loss({"frame": frame}, left, masks)) > 0.0
+    with pytest.raises(ValueError, match="no augmentation record"):
+        objective._label_loss({"frame": frame}, {"key": ["clip/0"], "gt": frame}, masks)
+
+
+def test_cached_labels_refuse_frames_they_do_not_cover() -> None:
+    settings = LabelSettings(levels=("block2",), keep=(0.5,), cell_px=16)
+    cached = {"block2": torch.ones(1, 1, 8, 10)}
+    with pytest.raises(
+        ValueError, match=r"sample clip/7 are a 8x10 grid of 16-px cells, but the batch frames are 64x64"
+    ):
+        align_cached_labels(cached, (64, 64), settings, keys=["clip/7"])
+    record = torch.tensor([[100, 0, 0, 0, 0, 0]])  # a crop below the frame: the cache is stale
+    with pytest.raises(ValueError, match=r"sample clip/7: its 64x64 crop at \(100, 0\) lies outside"):
+        align_cached_labels(cached, (64, 64), settings, record, keys=["clip/7"])
 
 
 def test_cache_reuses_and_rebuilds_when_stale(tmp_path: Path) -> None:

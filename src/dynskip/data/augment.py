@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from torch import Tensor
 
 
@@ -25,6 +26,18 @@ class AugmentDraw:
     transpose: bool
     reverse: bool
 
+    def as_tensor(self) -> Tensor:
+        """``(top, left, hflip, vflip, transpose, reverse)`` as int64, for a sample dict (collates)."""
+        fields = (self.top, self.left, self.hflip, self.vflip, self.transpose, self.reverse)
+        return torch.tensor([int(f) for f in fields], dtype=torch.long)
+
+    @classmethod
+    def from_tensor(cls, values: Tensor) -> AugmentDraw:
+        if values.shape != (6,):
+            raise ValueError(f"an augmentation record is 6 values, got shape {tuple(values.shape)}")
+        top, left, hflip, vflip, transpose, reverse = (int(v) for v in values.tolist())
+        return cls(top, left, bool(hflip), bool(vflip), bool(transpose), bool(reverse))
+
 
 def _as_hw(crop_size: int | Sequence[int] | None) -> tuple[int, int] | None:
     if crop_size is None:
@@ -37,8 +50,9 @@ def _as_hw(crop_size: int | Sequence[int] | None) -> tuple[int, int] | None:
     return size
 
 
-def _geometric(x: Tensor, draw: AugmentDraw) -> Tensor:
-    """Flips and transpose on the last two (H, W) dimensions."""
+def apply_geometric(x: Tensor, draw: AugmentDraw) -> Tensor:
+    """Flips and transpose on the last two (H, W) dimensions, in the order the augmentation applies them
+    (also for data that rides along with a sample, such as cached mask labels)."""
     if draw.hflip:
         x = x.flip(-1)
     if draw.vflip:
@@ -129,15 +143,15 @@ class Augment:
                 draw.top * scale : (draw.top + lq_crop[0]) * scale,
                 draw.left * scale : (draw.left + lq_crop[1]) * scale,
             ]
-        lq, gt = _geometric(lq, draw), _geometric(gt, draw)
+        lq, gt = apply_geometric(lq, draw), apply_geometric(gt, draw)
         if draw.reverse:
             lq, gt = lq.flip(0), gt.flip(0)
         return lq.contiguous(), gt.contiguous()
 
     def vfi(
         self, img0: Tensor, img1: Tensor, gt: Tensor, timestep: float, index: int, key: str
-    ) -> tuple[Tensor, Tensor, Tensor, float]:
-        """Augment a ``(C, H, W)`` triplet with one draw; returns ``(img0, img1, gt, timestep)``."""
+    ) -> tuple[Tensor, Tensor, Tensor, float, AugmentDraw]:
+        """Augment a ``(C, H, W)`` triplet with one draw; returns ``(img0, img1, gt, timestep, draw)``."""
         draw = self.draw(index, gt.shape[-2], gt.shape[-1], self.crop_size, key)
         frames = []
         for image in (img0, img1, gt):
@@ -145,8 +159,8 @@ class Augment:
                 image = image[
                     ..., draw.top : draw.top + self.crop_size[0], draw.left : draw.left + self.crop_size[1]
                 ]
-            frames.append(_geometric(image, draw).contiguous())
+            frames.append(apply_geometric(image, draw).contiguous())
         img0, img1, gt = frames
         if draw.reverse:
             img0, img1, timestep = img1, img0, 1.0 - timestep
-        return img0, img1, gt, timestep
+        return img0, img1, gt, timestep, draw

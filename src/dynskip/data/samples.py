@@ -3,7 +3,9 @@
 VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str}``, plus ``"clip": str`` (the
 clip a window belongs to) from datasets that cut clips into windows, so that scores average over the
 frames of a clip, then over clips (not over windows).
-VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str}``.
+VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str}``, plus
+``"augment"`` (``AugmentDraw.as_tensor()``) when augmented, so that data cached per whole frame (UGSP's
+mask labels) can be cropped and flipped like the frames.
 """
 
 from __future__ import annotations
@@ -57,12 +59,16 @@ def vfi_sample(
         )
     if not 0.0 <= timestep <= 1.0:
         raise ValueError(f"sample {key}: timestep {timestep} outside [0, 1]")
+    draw = None
     if augment is not None:
-        img0, img1, gt, timestep = augment.vfi(img0, img1, gt, timestep, index, key)
-    return {
+        img0, img1, gt, timestep, draw = augment.vfi(img0, img1, gt, timestep, index, key)
+    sample = {
         "img0": img0,
         "img1": img1,
         "gt": gt,
         "timestep": torch.tensor(timestep, dtype=torch.float32),
         "key": key,
     }
+    if draw is not None:
+        sample["augment"] = draw.as_tensor()
+    return sample

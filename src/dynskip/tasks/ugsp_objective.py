@@ -24,7 +24,13 @@ from torch import Tensor, nn
 from dynskip.losses import laplacian_nll, laplacian_pyramid_l1, ternary_census_loss
 from dynskip.skip.losses import budget_loss, mask_label_loss
 from dynskip.skip.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
-from dynskip.ugsp.labels import MANIFEST, LabelCache, LabelSettings, uncertainty_to_labels
+from dynskip.ugsp.labels import (
+    MANIFEST,
+    LabelCache,
+    LabelSettings,
+    align_cached_labels,
+    uncertainty_to_labels,
+)
 
 
 def _epoch(task, steps_per_epoch: int) -> float:
@@ -162,7 +168,11 @@ class UGSPPruningObjective(nn.Module):
         if self.labels == "online":
             labels = uncertainty_to_labels(out["uncertainty"], self.settings)
         else:
-            labels = {k: v.to(out["frame"]) for k, v in self.cache.load_batch(list(batch["key"])).items()}
+            keys = list(batch["key"])
+            cached = {k: v.to(out["frame"]) for k, v in self.cache.load_batch(keys).items()}
+            # Cached per whole frame: cut and flip them as the frames were (the sample's record).
+            frame_hw = tuple(batch["gt"].shape[-2:])
+            labels = align_cached_labels(cached, frame_hw, self.settings, batch.get("augment"), keys)
         total = 0.0
         for level, mask in masks.items():
             name = f"block{level}" if isinstance(level, int) else str(level)

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dynskip.data.augment import AugmentDraw, apply_geometric
+
 MANIFEST = "manifest.json"
 
 
@@ -93,6 +95,65 @@ def uncertainty_to_labels(u: Tensor, settings: LabelSettings) -> dict[str, Tenso
         labels[level] = label
         parent = label
     return labels
+
+
+def align_cached_labels(
+    labels: dict[str, Tensor],
+    frame_hw: tuple[int, int],
+    settings: LabelSettings,
+    records: Tensor | None = None,
+    keys: Sequence[str] = (),
+) -> dict[str, Tensor]:
+    """Cached labels (computed on whole frames) -> labels of the batch's frames.
+
+    Args:
+        labels: ``{level: (B, 1, gh, gw)}`` cached labels, ``gh = ceil(H / cell_px)`` of the whole frame.
+        frame_hw: ``(h, w)`` of the batch's frames.
+        records: ``(B, 6)`` augmentation records (``AugmentDraw.as_tensor``) of the batch, or None when
+            it was not augmented.
+        keys: the samples' keys, for error messages.
+
+    With records, each label is expanded to pixels, cut and flipped / transposed exactly as the frames
+    were, and pooled back to ``cell_px`` cells (``max``: a cell keeps if any of its pixels did; ``mean``
+    otherwise). Without records the frames must be the whole frames the labels were computed on.
+    """
+    cell, (h, w) = settings.cell_px, frame_hw
+    aligned: dict[str, Tensor] = {}
+    for level, label in labels.items():
+        if records is None:
+            grid = (-(-h // cell), -(-w // cell))
+            if tuple(label.shape[-2:]) != grid:
+                raise ValueError(
+                    f"cached {level} labels of sample {keys[0] if keys else '?'} are a "
+                    f"{label.shape[-2]}x{label.shape[-1]} grid of {cell}-px cells, but the batch frames are "
+                    f"{h}x{w} (grid {grid[0]}x{grid[1]}) with no augmentation record: labels are cached per "
+                    "whole frame, so crops need the dataset's Augment to record them"
+                )
+            aligned[level] = label
+            continue
+        if records.dim() != 2 or records.shape[0] != label.shape[0]:
+            raise ValueError(
+                f"augmentation records {tuple(records.shape)} do not match {label.shape[0]} cached labels"
+            )
+        full = label.repeat_interleave(cell, -2).repeat_interleave(cell, -1)
+        pieces = []
+        for item, record in enumerate(records):
+            draw = AugmentDraw.from_tensor(record.cpu())
+            ch, cw = (w, h) if draw.transpose else (h, w)  # the crop is cut before the transpose
+            if draw.top + ch > full.shape[-2] or draw.left + cw > full.shape[-1]:
+                key = keys[item] if item < len(keys) else item
+                raise ValueError(
+                    f"sample {key}: its {ch}x{cw} crop at ({draw.top}, {draw.left}) lies outside the "
+                    f"{full.shape[-2]}x{full.shape[-1]} frame its cached labels cover (stale cache?)"
+                )
+            piece = full[item, :, draw.top : draw.top + ch, draw.left : draw.left + cw]
+            pieces.append(apply_geometric(piece, draw))
+        stacked = torch.stack(pieces)
+        if settings.pool == "max":
+            aligned[level] = F.max_pool2d(stacked, cell, cell, ceil_mode=True)
+        else:
+            aligned[level] = F.avg_pool2d(stacked, cell, cell, ceil_mode=True, count_include_pad=False)
+    return aligned
 
 
 def fingerprint_path(path: str | Path) -> str:
