@@ -32,6 +32,9 @@ from dynskip.ugsp.labels import (
     uncertainty_to_labels,
 )
 
+# RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
+PAD_MULTIPLE = 128
+
 
 def _epoch(task, steps_per_epoch: int) -> float:
     step = int(getattr(task, "global_step", 0) or 0)
@@ -181,14 +184,23 @@ class UGSPPruningObjective(nn.Module):
             label = labels[name]
             # Labels cover the image; the mask grid covers the padded input: pad the labels with zeros.
             padded = _pad_label(label, mask.shape[-2:], out["frame"].shape[-2:], self.settings.cell_px)
-            total = total + mask_label_loss(mask, padded) / self.label_div
+            per_cell = mask_label_loss(mask, padded, reduction="none")
+            # Mean over the cells that show the image: padding cells (mask and label both 0) would
+            # otherwise dilute L_ugm, by (7/8)^2 on 224-px crops padded to 256.
+            inside = _image_cells(mask.shape[-2:], out["frame"].shape[-2:])
+            total = total + per_cell[..., : inside[0], : inside[1]].mean() / self.label_div
         return total if isinstance(total, Tensor) else None
+
+
+def _image_cells(grid: torch.Size, image_hw: torch.Size) -> tuple[int, int]:
+    """Rows and columns of a mask grid over the padded input that overlap the ``image_hw`` image."""
+    padded = [-(-size // PAD_MULTIPLE) * PAD_MULTIPLE for size in image_hw]
+    return tuple(-(-size * cells // full) for size, cells, full in zip(image_hw, grid, padded))
 
 
 def _pad_label(label: Tensor, grid: torch.Size, image_hw: torch.Size, cell_px: int) -> Tensor:
     """Labels ``(B, 1, ceil(H/cell), ceil(W/cell))`` -> zero-padded to the padded input's cell grid."""
-    pad_multiple = 128  # RIFE and UGSP pad to multiples of 128 (see the model)
-    ph = -(-image_hw[0] // pad_multiple) * pad_multiple // cell_px
-    pw = -(-image_hw[1] // pad_multiple) * pad_multiple // cell_px
+    ph = -(-image_hw[0] // PAD_MULTIPLE) * PAD_MULTIPLE // cell_px
+    pw = -(-image_hw[1] // PAD_MULTIPLE) * PAD_MULTIPLE // cell_px
     extra = (0, max(pw - label.shape[-1], 0), 0, max(ph - label.shape[-2], 0))
     return torch.nn.functional.pad(label, extra) if any(extra) else label
