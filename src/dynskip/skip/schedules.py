@@ -47,7 +47,9 @@ def ugsp_temperature(epoch: float) -> float:
 def ugsp_lambda_s(epoch: float) -> float:
     """UGSP sparsity weight ``min((epoch - 1) / 15, 1) * 0.1``.
 
-    Epochs count from 1 as in the official code; clamped at 0 so that epoch 0 gives no (negative)
+    Epochs count from 1 here (``1 + step / steps_per_epoch``), so every UGSP schedule runs one epoch
+    ahead of the official loop, which counts from 0 (its first epoch has lambda_s = -0.0067). Kept so
+    that the shipped checkpoints' recipes reproduce; clamped at 0 so that no epoch gets a negative
     weight.
     """
     return max(min((epoch - 1.0) / 15.0, 1.0), 0.0) * 0.1
