@@ -47,6 +47,32 @@ def test_read_image_errors_name_the_path(tmp_path):
         read_image(bad)
 
 
+def _png_16_bit_rgb(path, value: int) -> None:
+    """A 2x2 PNG with 16 bits per RGB sample (PIL cannot write one)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + np.full((2, 3), value, dtype=">u2").tobytes() for _ in range(2))
+    header = struct.pack(">IIBBBBB", 2, 2, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_rgb_is_refused_not_truncated(tmp_path):
+    # PIL opens it as mode "RGB" and would keep the high byte only: 0x01FF (level 1.99) would read as 1.
+    path = tmp_path / "deep.png"
+    _png_16_bit_rgb(path, 0x01FF)
+    with pytest.raises(CorruptDataError, match=r"RGB;16B.*deep\.png: expected an 8-bit RGB"):
+        read_image(path)
+
+
 def test_to_uint8_rounds_half_up_and_clamps():
     image = torch.tensor([-0.1, 0.5 / 255.0, 1.5 / 255.0, 1.2]).view(1, 1, 4).expand(3, 1, 4)
     assert to_uint8_hwc(image)[0, :, 0].tolist() == [0, 1, 2, 255]

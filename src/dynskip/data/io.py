@@ -14,7 +14,8 @@ from torch import Tensor
 from dynskip.data.errors import CorruptDataError, MissingDataError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"})
-# PIL modes that convert to RGB without losing range; 16-bit and float modes would be clipped silently.
+# PIL modes that convert to RGB without losing range; 16-bit and float modes would be clipped silently
+# (16-bit RGB opens as "RGB" too: see _is_16_bit).
 _RGB_CONVERTIBLE_MODES = frozenset({"RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "YCbCr", "1"})
 
 
@@ -46,6 +47,16 @@ def uint8_to_tensor(frames: np.ndarray | Tensor) -> Tensor:
     return frames.movedim(-1, -3).float().div_(255.0)
 
 
+def _raw_modes(image: Image.Image) -> str:
+    return ", ".join(sorted({str(tile.args) for tile in getattr(image, "tile", []) or []})) or "decoded"
+
+
+def _is_16_bit(image: Image.Image) -> bool:
+    # PIL opens 16-bit-per-channel RGB (PNG, TIFF) as mode "RGB" and keeps only the high byte of each
+    # sample; the raw mode of the undecoded tiles ("RGB;16B") still tells.
+    return any(";16" in str(tile.args) for tile in getattr(image, "tile", []) or [])
+
+
 def read_image_uint8(path: str | Path) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB; errors name the path."""
     path = Path(path)
@@ -53,9 +64,9 @@ def read_image_uint8(path: str | Path) -> np.ndarray:
         raise MissingDataError(f"image file not found: {path}")
     try:
         with Image.open(path) as image:
-            if image.mode not in _RGB_CONVERTIBLE_MODES:
+            if image.mode not in _RGB_CONVERTIBLE_MODES or _is_16_bit(image):
                 raise CorruptDataError(
-                    f"unsupported image mode {image.mode!r} in {path}: "
+                    f"unsupported image mode {image.mode!r} ({_raw_modes(image)}) in {path}: "
                     "expected an 8-bit RGB, grey or palette image"
                 )
             return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
