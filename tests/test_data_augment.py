@@ -46,6 +46,18 @@ def test_draws_repeat_per_seed_epoch_index_and_change_with_each():
     assert all(other != draw for other in others)
 
 
+def test_transpose_probability_is_configurable():
+    # UGSP transposes 5% of its crops; the default stays 0.5 with the draws of earlier versions.
+    def rate(augment: Augment) -> float:
+        return sum(augment.draw(i, 32, 32, (8, 8), "k").transpose for i in range(2000)) / 2000
+
+    assert rate(Augment(crop_size=8, transpose=True, transpose_prob=0.05)) == pytest.approx(0.05, abs=0.015)
+    assert rate(Augment(crop_size=8, transpose=True)) == pytest.approx(0.5, abs=0.04)
+    assert rate(Augment(crop_size=8, transpose=True, transpose_prob=0.0)) == 0.0
+    with pytest.raises(ValueError, match=r"transpose_prob must lie in \[0, 1\], got 1.5"):
+        Augment(crop_size=8, transpose=True, transpose_prob=1.5)
+
+
 def test_vfi_reversal_swaps_inputs_and_mirrors_timestep():
     img0, img1, gt = (torch.full((3, 8, 8), v) for v in (0.0, 1.0, 0.25))
     augment = Augment(hflip=False, vflip=False)

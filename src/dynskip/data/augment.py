@@ -70,7 +70,9 @@ class Augment:
         crop_size: patch size, int or ``(h, w)``; for VSR in GT pixels (a multiple of the scale, the LQ
             patch is ``crop_size / scale`` at the aligned position); None keeps whole frames.
         hflip, vflip: flip with probability 0.5 each.
-        transpose: swap H and W with probability 0.5 (needs a square crop, so batches keep one shape).
+        transpose: swap H and W with probability ``transpose_prob`` (needs a square crop, so batches keep
+            one shape).
+        transpose_prob: probability of the transpose (UGSP: 0.05).
         reverse: reverse time with probability 0.5 (VSR: frame order; VFI: swap ``img0``/``img1`` and
             ``timestep -> 1 - timestep``).
         seed: base seed of the per-sample generators.
@@ -84,6 +86,7 @@ class Augment:
         transpose: bool = False,
         reverse: bool = True,
         seed: int = 0,
+        transpose_prob: float = 0.5,
     ) -> None:
         self.crop_size = _as_hw(crop_size)
         if self.crop_size is not None and min(self.crop_size) < 1:
@@ -92,14 +95,18 @@ class Augment:
             raise ValueError(
                 f"transpose=True needs a square crop_size so batch shapes agree, got {crop_size}"
             )
+        if not 0.0 <= transpose_prob <= 1.0:
+            raise ValueError(f"transpose_prob must lie in [0, 1], got {transpose_prob}")
         self.hflip, self.vflip, self.transpose, self.reverse = hflip, vflip, transpose, reverse
+        self.transpose_prob = float(transpose_prob)
         self.seed = int(seed)
         self.epoch = 0
 
     def __repr__(self) -> str:
         return (
             f"Augment(crop_size={self.crop_size}, hflip={self.hflip}, vflip={self.vflip}, "
-            f"transpose={self.transpose}, reverse={self.reverse}, seed={self.seed})"
+            f"transpose={self.transpose}, transpose_prob={self.transpose_prob}, reverse={self.reverse}, "
+            f"seed={self.seed})"
         )
 
     def set_epoch(self, epoch: int) -> None:
@@ -118,14 +125,14 @@ class Augment:
                 )
             top = int(rng.integers(0, height - crop[0] + 1))
             left = int(rng.integers(0, width - crop[1] + 1))
-        coins = rng.random(4) < 0.5
+        coins = rng.random(4)
         return AugmentDraw(
             top=top,
             left=left,
-            hflip=self.hflip and bool(coins[0]),
-            vflip=self.vflip and bool(coins[1]),
-            transpose=self.transpose and bool(coins[2]),
-            reverse=self.reverse and bool(coins[3]),
+            hflip=self.hflip and bool(coins[0] < 0.5),
+            vflip=self.vflip and bool(coins[1] < 0.5),
+            transpose=self.transpose and bool(coins[2] < self.transpose_prob),
+            reverse=self.reverse and bool(coins[3] < 0.5),
         )
 
     def vsr(self, lq: Tensor, gt: Tensor, index: int, scale: int, key: str) -> tuple[Tensor, Tensor]:

@@ -1,5 +1,6 @@
-"""UGSP training machinery shared by both UGSP backbones (``ugsp``, ``ugsp-rife``)."""
+"""UGSP training machinery shared by both UGSP backbones (``ugsp``, ``ugsp-rife``): ``labels`` (mask labels
+from uncertainty and their cache) and ``export`` (a trained run -> the shipped checkpoint format).
 
-from dynskip.ugsp.labels import LabelCache, LabelSettings, build_label_cache, uncertainty_to_labels
-
-__all__ = ["LabelCache", "LabelSettings", "build_label_cache", "uncertainty_to_labels"]
+Nothing is imported here: both are also run as ``python -m dynskip.ugsp.<name>``, which warns when the
+package has imported the module already.
+"""
