@@ -271,3 +271,30 @@ def test_backbone_finetune_recipe_smoke_trains_through_hydra(tmp_path: Path) -> 
     official = build_model("rife", weights="rife-v3.9").state_dict()
     moved = task.model.state_dict()
     assert not torch.equal(moved["block3.convblock.0.0.weight"], official["block3.convblock.0.0.weight"])
+
+
+def test_label_command_on_a_dataset_config(tiny_data_dir: Path, tmp_path: Path, capsys) -> None:
+    """--data composes conf/data/<name>.yaml and caches its split's whole frames, keyed as training
+    reads them."""
+    from dynskip.data.vimeo90k import Vimeo90KTriplet
+
+    argv = ["--weights", "rife-v3.9-backbone", "--data", "vimeo90k_triplet", "--split", "train"]
+    argv += [
+        "--cache",
+        str(tmp_path),
+        "--override",
+        f"paths.data_dir={tiny_data_dir}",
+        "data.train.val_fraction=0.25",
+    ]
+    torch.manual_seed(0)
+    assert main(argv) == 0
+    assert "3 computed" in capsys.readouterr().out  # 4 train triplets, the last 25% validate
+    settings = LabelSettings(levels=("block2", "block3"), keep=(0.6, 0.4), cell_px=32)
+    cache = LabelCache(tmp_path, "vimeo90k_triplet-train", settings, source="")
+    train = Vimeo90KTriplet(tiny_data_dir / "vimeo_triplet", "train", val_fraction=0.25)
+    keys = [train[i]["key"] for i in range(len(train))]
+    labels = cache.load_batch(keys)
+    height, width = train[0]["gt"].shape[-2:]
+    assert labels["block2"].shape == (3, 1, -(-height // 32), -(-width // 32))
+    with pytest.raises(ValueError, match="data=vimeo90k_triplet has no 'train' dataset"):
+        main([*argv, "data.train=null"])

@@ -13,6 +13,10 @@ Command (``main(argv)``, wired as ``python -m dynskip.ugsp.labels``)::
 
     python -m dynskip.ugsp.labels --weights RUN/checkpoints/last.ckpt --video carphone \
         --start 0 --count 90 --cache data/ugsp_labels --rule quantile --keep 0.6 0.4
+    # a dataset config's split (whole frames; training crops and flips the labels like each sample):
+    python -m dynskip.ugsp.labels --model ugsp --weights PHASE1.ckpt --data vimeo90k_triplet \
+        --split train --levels decoder8 decoder4 decoder2 --keep 0.6 0.45 0.35 --cell-px 16 \
+        --override paths.data_dir=/datasets
 """
 
 from __future__ import annotations
@@ -265,7 +269,34 @@ def build_label_cache(model: nn.Module, samples: Iterable[dict], cache: LabelCac
     return done
 
 
+def _config_dataset(name: str, split: str, overrides: Sequence[str]):
+    """The ``split`` dataset of ``conf/data/<name>.yaml`` with whole frames (its augmentation removed):
+    labels are cached per whole frame, and training cuts them like each crop."""
+    import tempfile
+
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from dynskip.config import compose_config
+
+    with tempfile.TemporaryDirectory() as out:
+        cfg = compose_config("train", [f"data={name}", *overrides], out)
+    node = cfg.data.get(split)
+    if node is None:
+        raise ValueError(f"data={name} has no {split!r} dataset (its config sets data.{split} to null)")
+    node = OmegaConf.to_container(node, resolve=True)
+    node.pop("augment", None)
+    data = instantiate(node)
+    root = node.get("root")
+    source = hashlib.sha256(json.dumps(node, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    if root is not None and Path(root).exists():
+        source += "-" + fingerprint_path(root)
+    return data, f"{name}-{split}", source
+
+
 def _dataset(args: argparse.Namespace):
+    if args.data:
+        return _config_dataset(args.data, args.split, args.override)
     if args.synthetic:
         from dynskip.data.synthetic import SyntheticClips
 
@@ -288,6 +319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--count", type=int, default=None)
     parser.add_argument("--synthetic", type=int, default=0, help="use N synthetic clips instead of a video")
+    parser.add_argument(
+        "--data",
+        default=None,
+        help="a conf/data config (e.g. vimeo90k_triplet) instead of a video: its --split",
+    )
+    parser.add_argument("--split", default="train", choices=("train", "val", "test"))
+    parser.add_argument(
+        "--override", nargs="*", default=[], help="Hydra overrides for --data, e.g. paths.data_dir=/datasets"
+    )
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", default="data/ugsp_labels")
