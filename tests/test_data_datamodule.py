@@ -154,3 +154,20 @@ def test_ddp_evaluation_visits_every_item_exactly_once():
     assert not isinstance(single.val_dataloader().sampler, UnpaddedDistributedSampler)
     with pytest.raises(ValueError, match="has 1 items, fewer than the 2 DDP ranks"):
         UnpaddedDistributedSampler(SyntheticClips("vfi", num_samples=1, size=32), num_replicas=2, rank=0)
+
+
+def test_datasets_with_and_without_augmentation_collate_together():
+    # Every sample of a task has the same keys (the augmentation record, the clip name), so a mixed
+    # training set of augmented and plain datasets still collates.
+    from torch.utils.data import ConcatDataset, DataLoader
+
+    for task, frames in (("vfi", {}), ("vsr", {"num_frames": 3})):
+        plain = SyntheticClips(task, num_samples=2, size=32, **frames)
+        augmented = SyntheticClips(
+            task, num_samples=2, size=32, augment=Augment(crop_size=32), seed=1, **frames
+        )
+        batch = next(iter(DataLoader(ConcatDataset([plain, augmented]), batch_size=4)))
+        if task == "vfi":
+            assert batch["augment"].shape == (4, 6) and not batch["augment"][:2].any()
+        else:
+            assert batch["clip"] == batch["key"]  # whole clips: each its own

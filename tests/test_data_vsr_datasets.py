@@ -18,7 +18,7 @@ from dynskip.data.vimeo90k import Vimeo90KSeptuplet
 
 
 def _check_clip(sample: dict, frames: int, lq_size: int = 8) -> None:
-    assert set(sample) - {"clip"} == {"lq", "gt", "key"}
+    assert set(sample) == {"lq", "gt", "key", "clip"}
     assert sample["key"].startswith(sample.get("clip", ""))  # a window names the clip it belongs to
     assert sample["lq"].shape == (frames, 3, lq_size, lq_size)
     assert sample["gt"].shape == (frames, 3, 4 * lq_size, 4 * lq_size)

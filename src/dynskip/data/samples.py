@@ -1,11 +1,13 @@
 """Build the sample dicts every dataset returns, with shape checks and optional augmentation.
 
-VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str}``, plus ``"clip": str`` (the
-clip a window belongs to) from datasets that cut clips into windows, so that scores average over the
-frames of a clip, then over clips (not over windows).
-VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str}``, plus
-``"augment"`` (``AugmentDraw.as_tensor()``) when augmented, so that data cached per whole frame (UGSP's
-mask labels) can be cropped and flipped like the frames.
+VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str, "clip": str}``; ``clip`` names
+the clip a window belongs to (the key itself for whole clips), so that scores average over the frames
+of a clip, then over clips (not over windows).
+VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str, "augment": (6,)}``;
+``augment`` is the augmentation record (``AugmentDraw.as_tensor()``; all zeros when not augmented), so
+that data cached per whole frame (UGSP's mask labels) can be cut and flipped like the frames.
+
+Every sample of a task has the same keys, so datasets can be concatenated and collated together.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynskip.data.augment import Augment
+from dynskip.data.augment import Augment, AugmentDraw
 from dynskip.data.errors import CorruptDataError
+
+# The record of a sample that was not augmented: the whole frame, as it is.
+NO_AUGMENT = AugmentDraw(top=0, left=0, hflip=False, vflip=False, transpose=False, reverse=False)
 
 
 def vsr_sample(
@@ -37,10 +42,7 @@ def vsr_sample(
         )
     if augment is not None:
         lq, gt = augment.vsr(lq, gt, index, scale, key)
-    sample = {"lq": lq, "gt": gt, "key": key}
-    if clip is not None:
-        sample["clip"] = clip
-    return sample
+    return {"lq": lq, "gt": gt, "key": key, "clip": key if clip is None else clip}
 
 
 def vfi_sample(
@@ -59,16 +61,14 @@ def vfi_sample(
         )
     if not 0.0 <= timestep <= 1.0:
         raise ValueError(f"sample {key}: timestep {timestep} outside [0, 1]")
-    draw = None
+    draw = NO_AUGMENT
     if augment is not None:
         img0, img1, gt, timestep, draw = augment.vfi(img0, img1, gt, timestep, index, key)
-    sample = {
+    return {
         "img0": img0,
         "img1": img1,
         "gt": gt,
         "timestep": torch.tensor(timestep, dtype=torch.float32),
         "key": key,
+        "augment": draw.as_tensor(),
     }
-    if draw is not None:
-        sample["augment"] = draw.as_tensor()
-    return sample
