@@ -192,15 +192,18 @@ class UGSPPruningObjective(nn.Module):
         return total if isinstance(total, Tensor) else None
 
 
+def _padded_hw(image_hw: torch.Size) -> tuple[int, int]:
+    """The input size the model trains on: ``image_hw`` rounded up to multiples of ``PAD_MULTIPLE``."""
+    return tuple(-(-size // PAD_MULTIPLE) * PAD_MULTIPLE for size in image_hw)
+
+
 def _image_cells(grid: torch.Size, image_hw: torch.Size) -> tuple[int, int]:
     """Rows and columns of a mask grid over the padded input that overlap the ``image_hw`` image."""
-    padded = [-(-size // PAD_MULTIPLE) * PAD_MULTIPLE for size in image_hw]
-    return tuple(-(-size * cells // full) for size, cells, full in zip(image_hw, grid, padded))
+    return tuple(-(-size * cells // full) for size, cells, full in zip(image_hw, grid, _padded_hw(image_hw)))
 
 
 def _pad_label(label: Tensor, grid: torch.Size, image_hw: torch.Size, cell_px: int) -> Tensor:
     """Labels ``(B, 1, ceil(H/cell), ceil(W/cell))`` -> zero-padded to the padded input's cell grid."""
-    ph = -(-image_hw[0] // PAD_MULTIPLE) * PAD_MULTIPLE // cell_px
-    pw = -(-image_hw[1] // PAD_MULTIPLE) * PAD_MULTIPLE // cell_px
+    ph, pw = (size // cell_px for size in _padded_hw(image_hw))
     extra = (0, max(pw - label.shape[-1], 0), 0, max(ph - label.shape[-2], 0))
     return torch.nn.functional.pad(label, extra) if any(extra) else label

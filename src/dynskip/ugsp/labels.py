@@ -70,16 +70,20 @@ class LabelSettings:
             raise ValueError(f"pool must be 'max' or 'mean', cell_px >= 1; got {self.pool!r}, {self.cell_px}")
 
 
+def _pool_cells(x: Tensor, settings: LabelSettings) -> Tensor:
+    """``(B, 1, H, W)`` per pixel -> ``(B, 1, ceil(H/cell), ceil(W/cell))`` per ``cell_px`` cell."""
+    cell = settings.cell_px
+    if settings.pool == "max":
+        return F.max_pool2d(x, cell, cell, ceil_mode=True)
+    # mean over the pixels a border cell really has
+    return F.avg_pool2d(x, cell, cell, ceil_mode=True, count_include_pad=False)
+
+
 def uncertainty_to_labels(u: Tensor, settings: LabelSettings) -> dict[str, Tensor]:
     """``u`` ``(B, 1, H, W)`` log-scale -> ``{level: (B, 1, ceil(H/cell), ceil(W/cell))}`` 0/1 labels."""
     if u.dim() != 4 or u.shape[1] != 1:
         raise ValueError(f"uncertainty must be (B, 1, H, W), got {tuple(u.shape)}")
-    cell = settings.cell_px
-    u = u.detach().float()
-    if settings.pool == "max":
-        pooled = F.max_pool2d(u, cell, cell, ceil_mode=True)
-    else:  # mean over the pixels a border cell really has
-        pooled = F.avg_pool2d(u, cell, cell, ceil_mode=True, count_include_pad=False)
+    pooled = _pool_cells(u.detach().float(), settings)
     flat = pooled.flatten(1)
     labels: dict[str, Tensor] = {}
     parent: Tensor | None = None
@@ -122,10 +126,9 @@ def align_cached_labels(
     otherwise). Without records the frames must be the whole frames the labels were computed on.
     """
     cell, (h, w) = settings.cell_px, frame_hw
-    aligned: dict[str, Tensor] = {}
-    for level, label in labels.items():
-        if records is None:
-            grid = (-(-h // cell), -(-w // cell))
+    if records is None:
+        grid = (-(-h // cell), -(-w // cell))
+        for level, label in labels.items():
             if tuple(label.shape[-2:]) != grid:
                 raise ValueError(
                     f"cached {level} labels of sample {keys[0] if keys else '?'} are a "
@@ -133,16 +136,15 @@ def align_cached_labels(
                     f"{h}x{w} (grid {grid[0]}x{grid[1]}) with no augmentation record: labels are cached per "
                     "whole frame, so crops need the dataset's Augment to record them"
                 )
-            aligned[level] = label
-            continue
-        if records.dim() != 2 or records.shape[0] != label.shape[0]:
-            raise ValueError(
-                f"augmentation records {tuple(records.shape)} do not match {label.shape[0]} cached labels"
-            )
+        return dict(labels)
+    draws = [AugmentDraw.from_tensor(record) for record in records.cpu()]
+    aligned: dict[str, Tensor] = {}
+    for level, label in labels.items():
+        if len(draws) != label.shape[0]:
+            raise ValueError(f"{len(draws)} augmentation records do not match {label.shape[0]} cached labels")
         full = label.repeat_interleave(cell, -2).repeat_interleave(cell, -1)
         pieces = []
-        for item, record in enumerate(records):
-            draw = AugmentDraw.from_tensor(record.cpu())
+        for item, draw in enumerate(draws):
             ch, cw = (w, h) if draw.transpose else (h, w)  # the crop is cut before the transpose
             if draw.top + ch > full.shape[-2] or draw.left + cw > full.shape[-1]:
                 key = keys[item] if item < len(keys) else item
@@ -152,11 +154,7 @@ def align_cached_labels(
                 )
             piece = full[item, :, draw.top : draw.top + ch, draw.left : draw.left + cw]
             pieces.append(apply_geometric(piece, draw))
-        stacked = torch.stack(pieces)
-        if settings.pool == "max":
-            aligned[level] = F.max_pool2d(stacked, cell, cell, ceil_mode=True)
-        else:
-            aligned[level] = F.avg_pool2d(stacked, cell, cell, ceil_mode=True, count_include_pad=False)
+        aligned[level] = _pool_cells(torch.stack(pieces), settings)
     return aligned
 
 
