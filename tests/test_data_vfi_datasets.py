@@ -16,7 +16,7 @@ from dynskip.data.vimeo90k import Vimeo90KTriplet
 
 
 def _check_triplet(sample: dict, size: tuple[int, int] = (32, 32)) -> None:
-    assert set(sample) == {"img0", "img1", "gt", "timestep", "key", "augment"}
+    assert set(sample) == {"img0", "img1", "gt", "timestep", "key", "clip", "augment"}
     for name in ("img0", "img1", "gt"):
         assert sample[name].shape == (3, *size) and sample[name].dtype == torch.float32
         assert sample[name].min() >= 0.0 and sample[name].max() <= 1.0

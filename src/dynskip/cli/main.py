@@ -217,6 +217,40 @@ def cmd_report(args: argparse.Namespace) -> None:
             print(f"wrote {path}")
 
 
+def cmd_footage(args: argparse.Namespace) -> None:
+    """``footage list`` / ``footage show``: the real footage pool on this machine."""
+    from dynskip.data import footage_info
+
+    if args.footage == "list":
+        rows = footage_info.list_footage()
+        print(footage_info.format_footage(rows))
+        if args.json is not None:
+            if Path(args.json).exists() and not args.overwrite:
+                raise FileExistsError(f"--json {args.json} exists; pass --overwrite to replace it")
+            write_json(rows, args.json)
+        return
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"--out {args.out} exists; pass --overwrite to replace it")
+    path = footage_info.save_contact_sheet(args.name, args.out, args.count, args.width)
+    print(f"wrote {path}")
+
+
+def _add_footage_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("footage", help="the real footage pool: list its clips, show one")
+    footage = p.add_subparsers(dest="footage", required=True)
+    q = footage.add_parser("list", help="name, role, size, frames, fps, found or missing, where")
+    q.add_argument("--json", default=None, help="also write the rows here")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    q.set_defaults(func=cmd_footage)
+    q = footage.add_parser("show", help="a contact sheet of a few frames of one clip")
+    q.add_argument("name", help="a clip of `dynskip footage list`")
+    q.add_argument("--out", required=True, help="PNG file to write")
+    q.add_argument("--count", type=int, default=6, help="frames on the sheet (default: 6)")
+    q.add_argument("--width", type=int, default=320, help="width of each frame in pixels (default: 320)")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    q.set_defaults(func=cmd_footage)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dynskip", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -303,6 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost", default=None, help="key to minimise (default: val/skip/gmacs_actual)")
     p.add_argument("--speed", default=None, help="speed-up key (default: val/latency/speedup)")
     p.set_defaults(func=cmd_report)
+
+    _add_footage_parser(sub)
     return parser
 
 

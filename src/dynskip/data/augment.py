@@ -137,12 +137,25 @@ class Augment:
 
     def vsr(self, lq: Tensor, gt: Tensor, index: int, scale: int, key: str) -> tuple[Tensor, Tensor]:
         """Augment an LQ ``(T, C, h, w)`` / GT ``(T, C, h*scale, w*scale)`` pair with one draw."""
-        lq_crop = None
-        if self.crop_size is not None:
-            if self.crop_size[0] % scale or self.crop_size[1] % scale:
-                raise ValueError(f"VSR crop_size {self.crop_size} must be a multiple of the scale {scale}")
-            lq_crop = (self.crop_size[0] // scale, self.crop_size[1] // scale)
-        draw = self.draw(index, lq.shape[-2], lq.shape[-1], lq_crop, key)
+        draw = self.vsr_draw(index, lq.shape[-2], lq.shape[-1], scale, key)
+        return self.apply_vsr(lq, gt, draw, scale)
+
+    def lq_crop(self, scale: int) -> tuple[int, int] | None:
+        """The crop in LQ pixels (``crop_size / scale``), or None for whole frames."""
+        if self.crop_size is None:
+            return None
+        if self.crop_size[0] % scale or self.crop_size[1] % scale:
+            raise ValueError(f"VSR crop_size {self.crop_size} must be a multiple of the scale {scale}")
+        return self.crop_size[0] // scale, self.crop_size[1] // scale
+
+    def vsr_draw(self, index: int, height: int, width: int, scale: int, key: str) -> AugmentDraw:
+        """The draw :meth:`vsr` makes for sample ``index`` with ``height x width`` LQ frames (so a dataset
+        can cut the crop before degrading whole frames; see ``VideoClips``)."""
+        return self.draw(index, height, width, self.lq_crop(scale), key)
+
+    def apply_vsr(self, lq: Tensor, gt: Tensor, draw: AugmentDraw, scale: int) -> tuple[Tensor, Tensor]:
+        """Crop at ``draw``'s LQ offset, then flips, transpose and reversal."""
+        lq_crop = self.lq_crop(scale)
         if lq_crop is not None:
             lq = lq[..., draw.top : draw.top + lq_crop[0], draw.left : draw.left + lq_crop[1]]
             gt = gt[

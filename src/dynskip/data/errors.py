@@ -21,3 +21,8 @@ class TruncatedVideoError(CorruptDataError):
     def __init__(self, message: str, frames_readable: int) -> None:
         super().__init__(message)
         self.frames_readable = frames_readable
+
+
+class DamagedVideoWarning(UserWarning):
+    """A video decoded, but not cleanly: frames were dropped by the decoder or its timestamps run
+    backwards. The message names the file and where."""

@@ -3,7 +3,8 @@
 VSR: ``{"lq": (T, 3, h, w), "gt": (T, 3, scale*h, scale*w), "key": str, "clip": str}``; ``clip`` names
 the clip a window belongs to (the key itself for whole clips), so that scores average over the frames
 of a clip, then over clips (not over windows).
-VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str, "augment": (6,)}``;
+VFI: ``{"img0", "img1", "gt": (3, H, W), "timestep": float32 scalar tensor, "key": str, "clip": str,
+"augment": (6,)}`` (``clip``: the clip a triplet comes from, the key itself for lone triplets);
 ``augment`` is the augmentation record (``AugmentDraw.as_tensor()``; all zeros when not augmented), so
 that data cached per whole frame (UGSP's mask labels) can be cut and flipped like the frames.
 
@@ -53,6 +54,7 @@ def vfi_sample(
     timestep: float = 0.5,
     augment: Augment | None = None,
     index: int = 0,
+    clip: str | None = None,
 ) -> dict:
     if not (img0.shape == img1.shape == gt.shape) or img0.dim() != 3:
         raise CorruptDataError(
@@ -70,5 +72,6 @@ def vfi_sample(
         "gt": gt,
         "timestep": torch.tensor(timestep, dtype=torch.float32),
         "key": key,
+        "clip": key if clip is None else clip,
         "augment": draw.as_tensor(),
     }

@@ -9,6 +9,7 @@ codec and container, and the clips this project handles are short.
 from __future__ import annotations
 
 import shutil
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +20,7 @@ import av
 import numpy as np
 from torch import Tensor
 
-from dynskip.data.errors import CorruptDataError, MissingDataError, TruncatedVideoError
+from dynskip.data.errors import CorruptDataError, DamagedVideoWarning, MissingDataError, TruncatedVideoError
 from dynskip.data.io import IMAGE_SUFFIXES, list_frames, read_image_uint8, to_uint8_hwc, write_image
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm", ".y4m"})
@@ -58,7 +59,12 @@ def _open(path: Path) -> av.container.InputContainer:
 
 
 def probe_video(path: str | Path) -> VideoInfo:
-    """Frame count, frame rate and ``(h, w)`` of a video file (from its header) or frame folder."""
+    """Frame count, frame rate and ``(h, w)`` of a video file (from its header) or frame folder.
+
+    Where the header gives no frame count, or counts time units (an AVI header's length is in ticks of
+    its rate, and a variable-rate AVI has fewer frames than ticks), the data packets are counted instead
+    (demuxing only, no decoding). A frame the decoder cannot decode is still counted here.
+    """
     path = _require_source(path)
     if path.is_dir():
         frames = list_frames(path)
@@ -67,7 +73,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     with _open(path) as container:
         stream = container.streams.video[0]
         count = stream.frames
-        if count <= 0:  # some containers (mkv, webm) carry no frame count: count packets, no decoding
+        if count <= 0 or count == stream.duration:
             count = sum(1 for packet in container.demux(stream) if packet.size)
         rate = stream.average_rate or stream.guessed_rate
         return VideoInfo(
@@ -101,30 +107,111 @@ def _iter_folder(folder: Path, start: int, count: int | None) -> Iterator[np.nda
         yield frame
 
 
+class _DecodeLog:
+    """What a full decode saw, to tell a truncated file from one with dropped or misordered frames."""
+
+    def __init__(self, stream: av.video.stream.VideoStream) -> None:
+        self.stream = stream
+        self.packets: list[float] = []  # presentation time (s) of each packet that carries data
+        self.frames: list[float | None] = []  # presentation time (s) of each decoded frame
+        self.packets_end = 0.0  # end time (s) of the last packet
+        self.corrupt: list[int] = []  # decoded frames the decoder flagged as corrupt
+
+    def _seconds(self, pts: int | None) -> float | None:
+        return None if pts is None else float(pts * self.stream.time_base)
+
+    def packet(self, packet: av.Packet) -> None:
+        if packet.size and packet.pts is not None:
+            self.packets.append(self._seconds(packet.pts))
+            end = packet.pts + (packet.duration or 0)
+            self.packets_end = max(self.packets_end, self._seconds(end))
+        elif packet.size:
+            self.packets.append(float("nan"))
+
+    def frame(self, frame: av.VideoFrame) -> None:
+        if frame.is_corrupt:
+            self.corrupt.append(len(self.frames))
+        self.frames.append(self._seconds(frame.pts))
+
+    def declared_end(self) -> float | None:
+        """End time (s) the header declares, or None when it declares no duration."""
+        stream = self.stream
+        if not stream.duration:
+            return None
+        return float((stream.duration + (stream.start_time or 0)) * stream.time_base)
+
+
+def _check_complete(path: Path, log: _DecodeLog) -> None:
+    """After a full decode: a file whose packets stop before the declared end is truncated (error); data
+    packets that gave no frame were dropped by the decoder, and frames can come out flagged corrupt
+    (both warnings naming the file and where; the frames that decoded are returned in order).
+
+    Timestamps are not judged: AVI cannot store B-frame reordering and some MP4 muxers omit it, so
+    decoded frames of sound files (OpenCV's box.mp4, any H.264 AVI) carry shuffled timestamps while
+    the decoder's output order is right.
+
+    The declared *time* is compared, not the declared frame count: AVI headers count time units, so a
+    variable-rate AVI (OpenCV's tree.avi: 68 frames over 444 units) declares more "frames" than it has.
+    """
+    declared, decoded = log.stream.frames, len(log.frames)
+    end = log.declared_end()
+    frame_time = 1.0 / float(log.stream.average_rate or log.stream.guessed_rate or 30)
+    if end is not None:
+        cut = log.packets_end < end - 1.5 * frame_time
+    else:
+        cut = declared > 0 and len(log.packets) < declared
+    if cut or not log.packets:
+        raise TruncatedVideoError(
+            f"video {path} is truncated or corrupt: its header declares {declared} frames"
+            + (f" over {end:.2f} s" if end is not None else "")
+            + f", only {decoded} are readable",
+            decoded,
+        )
+    if decoded < len(log.packets):
+        _warn_dropped(path, log)
+    if log.corrupt:
+        warnings.warn(
+            f"video {path}: the decoder flagged {len(log.corrupt)} of {decoded} frames as corrupt "
+            f"(decoded frames {log.corrupt[:5]}{' ...' if len(log.corrupt) > 5 else ''}); they are kept",
+            DamagedVideoWarning,
+            stacklevel=4,
+        )
+
+
+def _warn_dropped(path: Path, log: _DecodeLog) -> None:
+    decoded = set(log.frames)
+    lost = [t for t in log.packets if t not in decoded]
+    where = ", ".join(f"{t:.3f} s" for t in lost[:5]) + (" ..." if len(lost) > 5 else "")
+    warnings.warn(
+        f"video {path}: {len(log.packets) - len(log.frames)} of {len(log.packets)} frames could not be "
+        f"decoded and were dropped (packets at {where or 'unknown times'}); {len(log.frames)} frames read",
+        DamagedVideoWarning,
+        stacklevel=4,
+    )
+
+
 def _iter_file(path: Path, start: int, count: int | None) -> Iterator[np.ndarray]:
     stop = None if count is None else start + count
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        declared = stream.frames
-        decoded = 0
+        log = _DecodeLog(stream)
         try:
-            for frame in container.decode(stream):
-                if decoded >= start:
-                    yield frame.to_ndarray(format="rgb24")
-                decoded += 1
-                if stop is not None and decoded >= stop:
-                    return
+            for packet in container.demux(stream):  # ends with an empty packet that flushes the decoder
+                log.packet(packet)
+                for frame in packet.decode():
+                    log.frame(frame)
+                    if len(log.frames) > start:
+                        yield frame.to_ndarray(format="rgb24")
+                    if stop is not None and len(log.frames) >= stop:
+                        return
         except av.FFmpegError as err:
             raise TruncatedVideoError(
-                f"video {path} is corrupt: decoding failed after {decoded} readable frames ({err})", decoded
+                f"video {path} is corrupt: decoding failed after {len(log.frames)} readable frames ({err})",
+                len(log.frames),
             ) from err
-    if declared > 0 and decoded < declared:
-        raise TruncatedVideoError(
-            f"video {path} is truncated or corrupt: its header declares {declared} frames, "
-            f"only {decoded} are readable",
-            decoded,
-        )
+    _check_complete(path, log)
+    decoded = len(log.frames)
     if decoded <= start or (stop is not None and decoded < stop):
         raise ValueError(f"frames [{start}, {stop or 'end'}) requested but video {path} has {decoded} frames")
 

@@ -83,20 +83,33 @@ class ClipAveragedMetric(Metric):
         self.named_frame_scores.append(scores.reshape(-1))
         self.named_frame_keys.append(keys.repeat_interleave(frames))
 
+    def _named_clip_means(self) -> tuple[Tensor, Tensor]:
+        """``(keys, means)``: each named clip's key (:func:`clip_key`) and mean frame score."""
+        scores = dim_zero_cat(self.named_frame_scores)
+        keys = dim_zero_cat(self.named_frame_keys)
+        unique, clip_index = torch.unique(keys, return_inverse=True)
+        frame_sums = torch.zeros(len(unique), dtype=scores.dtype, device=scores.device)
+        frame_sums.index_add_(0, clip_index, scores)
+        frame_counts = torch.bincount(clip_index, minlength=len(unique))
+        return unique, frame_sums / frame_counts
+
     def compute(self) -> Tensor:
         total = self.unnamed_clip_sum.clone()
         count = self.unnamed_clip_count.clone()
         if _has_values(self.named_frame_scores):
-            scores = dim_zero_cat(self.named_frame_scores)
-            keys = dim_zero_cat(self.named_frame_keys)
-            _, clip_index = torch.unique(keys, return_inverse=True)
-            num_clips = int(clip_index.max()) + 1
-            frame_sums = torch.zeros(num_clips, dtype=scores.dtype, device=scores.device)
-            frame_sums.index_add_(0, clip_index, scores)
-            frame_counts = torch.bincount(clip_index, minlength=num_clips)
-            total += (frame_sums / frame_counts).sum()
-            count += num_clips
+            _, means = self._named_clip_means()
+            total += means.sum()
+            count += len(means)
         return total / count
+
+    def compute_per_clip(self) -> dict[int, Tensor]:
+        """``{clip_key(name): mean frame score}`` of the named clips, synced over DDP ranks like
+        ``compute``; unnamed clips are not included."""
+        with self.sync_context(should_sync=self._to_sync, should_unsync=self._should_unsync):
+            if not _has_values(self.named_frame_scores):
+                return {}
+            keys, means = self._named_clip_means()
+        return {int(k): v for k, v in zip(keys.tolist(), means)}
 
 
 def _has_values(state: list[Tensor] | Tensor) -> bool:

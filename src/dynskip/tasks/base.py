@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric, MetricCollection
 
+from dynskip.metrics.clip_average import ClipAveragedMetric, clip_key
 from dynskip.tasks.objectives import Objective, ReconstructionObjective
 from dynskip.tasks.param_groups import ModuleRule, apply_freezing, build_param_groups, parse_rules
 from dynskip.utils.images import log_image, make_row
@@ -27,6 +28,9 @@ class RestorationTask(pl.LightningModule):
         scheduler: partial ``(optimizer) -> LRScheduler``, stepped every optimiser step.
         metrics: ``{name: Metric}`` evaluated on val and test (cloned per stage).
         log_images_every_n_val: log an input / output / target row for the first val batch.
+        per_clip_limit: also log each clip's score (``val/psnr/<clip>``) when an evaluation epoch saw
+            at most this many named clips (video sets such as the footage pool, REDS4, Vid4; not sets
+            of lone triplets, where every triplet is its own clip). 0 turns it off.
     """
 
     def __init__(
@@ -40,6 +44,7 @@ class RestorationTask(pl.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         metrics: Mapping[str, Metric] | None = None,
         log_images_every_n_val: int = 1,
+        per_clip_limit: int = 16,
     ) -> None:
         super().__init__()
         if objective is None and loss is None:
@@ -54,6 +59,8 @@ class RestorationTask(pl.LightningModule):
         self.val_metrics = collection.clone(prefix="val/")
         self.test_metrics = collection.clone(prefix="test/")
         self.log_images_every_n_val = log_images_every_n_val
+        self.per_clip_limit = per_clip_limit
+        self._clip_names: dict[int, str] = {}
         self._val_rounds = 0
         # No save_hyperparameters: Hydra keeps the full config, and checkpoints stay plain tensors and
         # containers so they load with weights_only=True.
@@ -101,7 +108,9 @@ class RestorationTask(pl.LightningModule):
     def _evaluate(self, batch: dict, metrics: MetricCollection) -> Tensor:
         pred = self.predict(batch).clamp(0, 1)
         if "clip" in batch:  # windows of clips: frames average per clip, then clips (one clip, one vote)
-            metrics.update(pred, self.target(batch), clip_ids=list(batch["clip"]))
+            clips = list(batch["clip"])
+            self._clip_names.update((clip_key(c), c) for c in clips)
+            metrics.update(pred, self.target(batch), clip_ids=clips)
         else:
             metrics.update(pred, self.target(batch))
         return pred
@@ -115,8 +124,7 @@ class RestorationTask(pl.LightningModule):
             log_image(self.trainer, "val/images", make_row(self.image_row(batch, pred)))
 
     def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True, sync_dist=True)
-        self.val_metrics.reset()
+        self._log_epoch(self.val_metrics, prog_bar=True)
         if not self.trainer.sanity_checking:
             self._val_rounds += 1
 
@@ -124,5 +132,32 @@ class RestorationTask(pl.LightningModule):
         self._evaluate(batch, self.test_metrics)
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute(), sync_dist=True)
-        self.test_metrics.reset()
+        self._log_epoch(self.test_metrics, prog_bar=False)
+
+    def _log_epoch(self, metrics: MetricCollection, prog_bar: bool) -> None:
+        """Log the clip-averaged metrics, then each clip's (``<stage>/<metric>/<clip>``), then reset."""
+        self.log_dict(metrics.compute(), prog_bar=prog_bar, sync_dist=True)
+        per_clip = self._per_clip_values(metrics)
+        if per_clip:
+            self.log_dict(per_clip, sync_dist=True)
+        metrics.reset()
+        self._clip_names.clear()
+
+    def _per_clip_values(self, metrics: MetricCollection) -> dict[str, Tensor]:
+        names = self._gathered_clip_names()
+        if not 0 < len(names) <= self.per_clip_limit:
+            return {}
+        values = {}
+        for key, metric in metrics.items(keep_base=False, copy_state=False):
+            if isinstance(metric, ClipAveragedMetric):
+                for clip, value in metric.compute_per_clip().items():
+                    values[f"{key}/{names[clip]}"] = value
+        return values
+
+    def _gathered_clip_names(self) -> dict[int, str]:
+        """Clip names seen on every rank (DDP ranks see different clips; metrics sync by key only)."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return dict(self._clip_names)
+        gathered: list[dict[int, str]] = [{} for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(gathered, self._clip_names)
+        return {k: v for part in gathered for k, v in part.items()}
