@@ -87,9 +87,9 @@ def _threshold_rows(record: dict, source: str) -> list[dict]:
     else:
         prefix = "sprites_" if _need(record, "sprites", source) else ""
         base = {
-            "set": prefix + record["texture"],
+            "set": prefix + str(_need(record, "texture", source)),
             "clips": _need(record, "samples", source),
-            "speed": record["speed"],
+            "speed": _need(record, "speed", source),
         }
     base.update(
         kind="heldout",
@@ -211,7 +211,13 @@ def rows_from_record(
             f"{source}: the record has no 'command'; pass --command with the command that wrote it"
         )
     return [
-        {**dict.fromkeys(COLUMNS, ""), **row, "name": name, "step": step or "", "command": command}
+        {
+            **dict.fromkeys(COLUMNS, ""),
+            **row,
+            "name": name,
+            "step": "" if step is None else step,
+            "command": command,
+        }
         for row in rows
     ]
 
@@ -245,7 +251,7 @@ def append_rows(path: Path, rows: Iterable[dict]) -> int:
         k for i, k in enumerate(new_keys) if k in new_keys[:i]
     ]
     if clashes:
-        named = ", ".join(dict(zip(KEY, k)).__repr__() for k in clashes[:3])
+        named = ", ".join(repr(dict(zip(KEY, k, strict=True))) for k in clashes[:3])
         raise RecordError(f"{path}: {len(clashes)} row(s) already in the table, not overwritten: {named}")
     fresh = not path.exists()
     with open(path, "a", newline="") as f:
