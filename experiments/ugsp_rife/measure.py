@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -39,6 +41,12 @@ def psnr_u8(pred: torch.Tensor, gt: torch.Tensor) -> float:
     pred = (pred.clamp(0, 1) * 255).round()
     mse = float(((pred - (gt * 255).round()) ** 2).mean())
     return 10 * np.log10(255**2 / max(mse, 1e-10))
+
+
+def command_line() -> str:
+    """This process's command, the script named from the repository root (rows of the results tables)."""
+    script = os.path.relpath(Path(sys.argv[0]).resolve(), Path(__file__).resolve().parents[2])
+    return shlex.join(["python", script, *sys.argv[1:]])
 
 
 Triplet = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (img0, gt, img1), each (3, H, W)
@@ -95,6 +103,9 @@ def run(args: argparse.Namespace) -> dict:
         "pairs": len(triplets),
         "weights": args.weights,
         "threads": args.threads,
+        "mode": args.mode,
+        "active_halo": args.active_halo,
+        "command": command_line(),
         "thresholds": {},
     }
     results.update(dense_psnr(model, triplets))

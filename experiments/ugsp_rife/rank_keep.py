@@ -23,7 +23,7 @@ import json
 import statistics
 
 import torch
-from measure import dense_psnr, psnr_u8, read_frames, synthetic_triplets
+from measure import command_line, dense_psnr, psnr_u8, read_frames, synthetic_triplets
 
 from dynskip.archs import ugsp_rife_arch
 from dynskip.archs.pruning import expand_mask, valid_tile_mask
@@ -115,10 +115,11 @@ def main() -> None:
     if args.fill == "input":
         ugsp_rife_arch.run_pruned_chain = pass_through_chain
     model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo).eval()
-    out: dict = {"weights": args.weights, "fill": args.fill, "active_halo": args.active_halo, "sources": {}}
+    out: dict = {"weights": args.weights, "fill": args.fill, "active_halo": args.active_halo}
+    out.update(command=command_line(), sources={})
     for source in args.sources:
         triplets = triplets_for(source, args.samples)
-        row = dense_psnr(model, triplets)
+        row = {"clips": len(triplets), **dense_psnr(model, triplets)}
         h, w = triplets[0][0].shape[-2:]
         tile = model.tile_px[3]
         finest = (-(-h // PAD_MULTIPLE) * PAD_MULTIPLE // tile, -(-w // PAD_MULTIPLE) * PAD_MULTIPLE // tile)

@@ -12,7 +12,7 @@ import json
 import statistics
 
 import torch
-from measure import dense_psnr, psnr_u8, synthetic_triplets, time_pairs
+from measure import command_line, dense_psnr, psnr_u8, synthetic_triplets, time_pairs
 
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
@@ -45,7 +45,14 @@ def main() -> None:
         active_halo_tiles=args.active_halo,
     ).eval()
     out = {"size": args.size, "speed": args.speed, "texture": args.texture, "sprites": args.sprites}
-    out["weights"] = args.weights
+    out.update(
+        samples=args.samples,
+        threads=args.threads,
+        weights=args.weights,
+        mode="masked",
+        active_halo=args.active_halo,
+    )
+    out["command"] = command_line()
     out.update(dense_psnr(model, triplets), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:
