@@ -31,8 +31,7 @@ def test_wrong_type_is_refused_naming_the_key(override: str, named: str, tmp_pat
 @pytest.mark.parametrize(
     ("override", "named"),
     [
-        ("task.lr=-1e-4", "task.lr=-0.0001 (expected > 0)"),
-        ("task.lr=0", "task.lr=0 (expected > 0)"),
+        ("task.lr=-1e-4", "task.lr=-0.0001 (expected >= 0)"),
         ("trainer.max_steps=-5", "trainer.max_steps=-5 (expected >= -1)"),
         ("trainer.val_check_interval=0", "trainer.val_check_interval=0 (expected > 0)"),
         ("trainer.log_every_n_steps=0", "trainer.log_every_n_steps=0 (expected >= 1)"),
