@@ -19,7 +19,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from dynskip.config import check_paths, config_dir
 from dynskip.schema import check_types
-from dynskip.utils.atomic_checkpoint import newest_loadable_checkpoint
+from dynskip.utils.atomic_checkpoint import newest_loadable_checkpoint, remove_stale_temporaries
 from dynskip.utils.ddp_hydra import ddp_job_scope, pin_ddp_children_to_this_job
 from dynskip.utils.instantiate import instantiate_group
 from dynskip.utils.run_history import is_extra_rank, move_earlier_run, refuse_mixed_run
@@ -42,6 +42,8 @@ def resolve_ckpt_path(ckpt_path: str | None, checkpoints: Path) -> str | None:
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
+        if checkpoints.is_dir() and not is_extra_rank():
+            remove_stale_temporaries(checkpoints)
         newest = newest_loadable_checkpoint(checkpoints) if checkpoints.is_dir() else None
         if newest is not None:
             log.info("resuming from %s", newest)

@@ -110,3 +110,19 @@ def test_full_disk_during_a_save_leaves_the_previous_checkpoint_intact(
     # ... which is gone; the previous checkpoints are byte-identical and still resume the run.
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
+
+
+def test_resume_removes_only_the_temporaries_a_killed_save_left(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    run(tmp_path, "trainer.max_steps=2")
+    folder = tmp_path / "checkpoints"
+    killed = folder / ".last.ckpt.0a1b2c3d.tmp"  # as a SIGKILL during a save leaves it
+    killed.write_bytes(b"PK partial")
+    foreign = folder / ".notes.tmp"
+    foreign.write_text("mine")
+    with caplog.at_level(logging.WARNING):
+        assert run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
+    assert not killed.exists() and f"removed {killed}" in caplog.text
+    assert foreign.read_text() == "mine"
+    assert sorted(p.name for p in folder.glob(".*.tmp")) == [".notes.tmp"]

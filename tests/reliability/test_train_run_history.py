@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dynskip.config import compose_config
-from dynskip.train import train
+from dynskip.train import prepare_run_folder, train
 
 TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "debug=smoke", "test=false"]
 
@@ -100,3 +100,20 @@ def test_resume_by_naming_the_folders_own_checkpoint_is_allowed(tmp_path: Path) 
     run(tmp_path, "trainer.max_steps=2")
     own = tmp_path / "checkpoints" / "step0000002.ckpt"
     assert run(tmp_path, "trainer.max_steps=4", f"ckpt_path={own}")["global_step"] == 4
+
+
+@pytest.mark.parametrize("rank_var", ["LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"])
+def test_only_the_first_ddp_process_checks_the_folder(
+    rank_var: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Later ranks start after the first one wrote its log header: they must not refuse its run."""
+    for var in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "metrics.json").write_text("{}")
+    cfg = compose_config("train", [*TINY_VSR, "restart=true"], tmp_path)
+    monkeypatch.setenv(rank_var, "1")
+    prepare_run_folder(cfg)  # neither refused nor moved
+    assert (tmp_path / "metrics.json").is_file() and not (tmp_path / "restarted").exists()
+    monkeypatch.setenv(rank_var, "0")
+    prepare_run_folder(cfg)
+    assert not (tmp_path / "metrics.json").exists() and (tmp_path / "restarted").is_dir()

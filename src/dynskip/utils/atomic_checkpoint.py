@@ -21,7 +21,8 @@ from pytorch_lightning.plugins.io import TorchCheckpointIO
 
 log = logging.getLogger(__name__)
 
-TEMP_SUFFIX = ".tmp"  # temporaries are ``.<name>.<random>.tmp``: hidden, and never ``*.ckpt``
+TEMP_SUFFIX = ".tmp"  # temporaries are ``.<name>.<8 hex digits>.tmp``: hidden, and never ``*.ckpt``
+TEMP_PATTERN = ".*.ckpt.????????" + TEMP_SUFFIX
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -51,6 +52,16 @@ def atomic_torch_save(obj: Any, path: str | Path) -> None:
         temp.unlink(missing_ok=True)
         raise
     _fsync_folder(path.parent)
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the partial temporaries a killed save left in ``folder`` (only names this module
+    writes, never a ``*.ckpt``); returns them."""
+    stale = sorted(folder.glob(TEMP_PATTERN))
+    for path in stale:
+        path.unlink(missing_ok=True)
+        log.warning("removed %s, left by a checkpoint save that was killed", path)
+    return stale
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -20,9 +20,14 @@ RUN_FILES = ("checkpoints", "csv", "tensorboard", "wandb", "metrics.json", "wand
 RESTARTED_DIR = "restarted"  # restart=true moves an earlier run to <output_dir>/restarted/<time>/
 
 
+# Set by Lightning's DDP launcher, torchrun, SLURM (srun) and LSF for each process of a job.
+_RANK_VARS = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+
+
 def is_extra_rank() -> bool:
-    """True in a DDP rank other than the first: the first rank already checked and moved the folder."""
-    return any(int(os.environ.get(var) or 0) > 0 for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    """True in a DDP process other than the first: only the first checks and moves the folder (the
+    others would see what it already wrote, or race it)."""
+    return any(int(os.environ.get(var) or 0) > 0 for var in _RANK_VARS)
 
 
 def _holds_something(path: Path) -> bool:
