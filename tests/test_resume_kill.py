@@ -1,8 +1,10 @@
 """Kill a real training process mid-epoch, resume it with the same config plus ckpt_path=last: it goes
-on from the last checkpoint with optimiser, scheduler, sparsity schedule and step counters restored."""
+on from the last checkpoint with optimiser, scheduler, sparsity schedule and step counters restored,
+and the CSV log keeps every row of both."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import time
@@ -36,6 +38,11 @@ def saved_step(ckpt: Path) -> int | None:
         return int(torch.load(ckpt, weights_only=True)["global_step"])
     except (FileNotFoundError, RuntimeError, EOFError):  # not written yet
         return None
+
+
+def logged_train_steps(log: Path) -> list[int]:
+    with log.open(newline="") as file:
+        return [int(row["step"]) for row in csv.DictReader(file) if row.get("train/loss")]
 
 
 def check_states(ckpt: Path, step: int) -> dict[int, int]:
@@ -84,5 +91,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path) -> None:
     assert adam == {k: n + MAX_STEPS - saved for k, n in adam_at_kill.items()}
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["global_step"] == MAX_STEPS
+    # Every row stays: the killed run's (up to the kill, past its checkpoint), then the resumed run's.
+    steps = logged_train_steps(run_dir / "csv" / "metrics.csv")
+    before_kill = len(steps) - (MAX_STEPS - saved)
+    assert before_kill >= saved and steps == [*range(before_kill), *range(saved, MAX_STEPS)]
     # The budget warm-up went on from the restored step: its last value is the one of the last step.
     assert metrics["skip/budget"] == pytest.approx(BudgetSchedule(BUDGET, WARMUP)(MAX_STEPS - 1))

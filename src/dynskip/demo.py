@@ -27,7 +27,10 @@ from dynskip.utils.images import make_row, save_png
 def train_demo(out: Path, steps: int) -> Path:
     from dynskip.train import train
 
-    cfg = compose_config("train", ["experiment=demo", f"trainer.max_steps={steps}"], out / "train")
+    # restart=true: a repeated demo moves its earlier training run to train/restarted/<time>/ instead of
+    # mixing with it (and then evaluating the earlier run's last.ckpt).
+    overrides = ["experiment=demo", f"trainer.max_steps={steps}", "restart=true"]
+    cfg = compose_config("train", overrides, out / "train")
     metrics = train(cfg)
     print(f"demo training: {steps} steps, final metrics {json.dumps(metrics)}")
     return out / "train" / "checkpoints" / "last.ckpt"

@@ -19,8 +19,10 @@ from pytorch_lightning.loggers import WandbLogger
 
 from dynskip.config import check_paths, config_dir
 from dynskip.schema import check_types
+from dynskip.utils.atomic_checkpoint import newest_loadable_checkpoint, remove_stale_temporaries
 from dynskip.utils.ddp_hydra import ddp_job_scope, pin_ddp_children_to_this_job
 from dynskip.utils.instantiate import instantiate_group
+from dynskip.utils.run_history import is_extra_rank, move_earlier_run, refuse_mixed_run
 from dynskip.utils.wandb_mode import ensure_wandb_mode, finish_wandb
 
 log = logging.getLogger(__name__)
@@ -28,20 +30,50 @@ log = logging.getLogger(__name__)
 WANDB_ID_FILE = "wandb_run_id"  # in the run folder: the W&B run a resumed job continues
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """``"last"`` -> this run's ``checkpoints/last.ckpt`` if present (a fresh start otherwise)."""
+def checkpoint_dir(cfg: DictConfig) -> Path:
+    """The checkpoint callback's ``dirpath``, else ``<output_dir>/checkpoints``."""
+    dirpath = OmegaConf.select(cfg, "callbacks.model_checkpoint.dirpath", default=None)
+    return Path(dirpath) if dirpath else Path(cfg.paths.output_dir) / "checkpoints"
+
+
+def resolve_ckpt_path(ckpt_path: str | None, checkpoints: Path) -> str | None:
+    """``"last"`` -> the newest checkpoint in ``checkpoints`` that loads (``last.ckpt`` unless it is
+    damaged; skipped ones are logged with the reason), a fresh start when there is none; or a path."""
     if ckpt_path in (None, ""):
         return None
     if ckpt_path == "last":
-        last = output_dir / "checkpoints" / "last.ckpt"
-        if last.is_file():
-            log.info("resuming from %s", last)
-            return str(last)
-        log.info("ckpt_path=last but %s does not exist: starting fresh", last)
+        if checkpoints.is_dir() and not is_extra_rank():
+            remove_stale_temporaries(checkpoints)
+        newest = newest_loadable_checkpoint(checkpoints) if checkpoints.is_dir() else None
+        if newest is not None:
+            log.info("resuming from %s", newest)
+            return str(newest)
+        log.info("ckpt_path=last but %s holds no checkpoint: starting fresh", checkpoints)
         return None
     if not Path(ckpt_path).is_file():
         raise FileNotFoundError(f"ckpt_path={ckpt_path} does not exist")
     return ckpt_path
+
+
+def prepare_run_folder(cfg: DictConfig) -> None:
+    """Keep one run per folder: resuming (``ckpt_path=last``) continues the run there, ``restart=true``
+    moves an earlier run aside first, anything else is refused when the folder holds a run."""
+    if is_extra_rank():  # DDP ranks re-run this job after the first rank has set the folder up
+        return
+    output_dir, checkpoints = Path(cfg.paths.output_dir), checkpoint_dir(cfg)
+    ckpt_path = cfg.get("ckpt_path")
+    # A checkpoint of this folder's own run, by name or as "last", continues that run.
+    resuming = ckpt_path == "last" or (
+        bool(ckpt_path) and Path(ckpt_path).resolve().parent == checkpoints.resolve()
+    )
+    if cfg.get("restart", False):
+        if resuming:
+            raise ValueError(
+                f"restart=true with ckpt_path={ckpt_path}: resume the run or start it over, not both"
+            )
+        move_earlier_run(output_dir, checkpoints)
+    elif not resuming:
+        refuse_mixed_run(output_dir, checkpoints)
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -122,7 +154,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "ckpt_path=..., or drop ckpt_path"
         )
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir) if cfg.get("train", True) else None
+    prepare_run_folder(cfg)
+    ckpt_path = (
+        resolve_ckpt_path(cfg.get("ckpt_path"), checkpoint_dir(cfg)) if cfg.get("train", True) else None
+    )
     if ckpt_path is not None and (done := finished_metrics(output_dir, cfg.trainer.get("max_steps"))):
         log.info("%s already reached max_steps=%s: nothing to resume", output_dir, cfg.trainer.max_steps)
         return done
