@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dynskip.data.degrade import bi_degrade
+from dynskip.data.degrade import degrade
 from dynskip.data.video import read_video
 from dynskip.metrics.psnr import psnr
 from dynskip.metrics.ssim import ssim
@@ -49,18 +49,20 @@ def load_frames(video: str | Path, frames: int | None, start: int) -> Tensor:
 
 
 @torch.inference_mode()
-def vsr_workload(model: nn.Module, gt: Tensor, device: str, scale: int = 4) -> Workload:
+def vsr_workload(
+    model: nn.Module, gt: Tensor, device: str, scale: int = 4, degradation: str = "bi"
+) -> Workload:
     h, w = (gt.shape[-2] // scale) * scale, (gt.shape[-1] // scale) * scale
     gt = gt[..., :h, :w]
-    lq = bi_degrade(gt, scale=scale).to(device)[None]  # (1, T, 3, h/4, w/4), uint8 levels
+    lq = degrade(gt, degradation, scale=scale).to(device)[None]  # (1, T, 3, h/4, w/4), uint8 levels
 
     def run() -> Tensor:
         work.reports.clear()
-        out = model(lq)[0].clamp(0, 1).cpu()
+        out = model(lq)[0].float().clamp(0, 1).cpu()  # float: autocast may return half precision
         _collect(model, work.reports)
         return out
 
-    work = Workload(run, gt, f"BI x{scale} of {tuple(gt.shape)}")
+    work = Workload(run, gt, f"{degradation.upper()} x{scale} of {tuple(gt.shape)}")
     return work
 
 
@@ -78,7 +80,7 @@ def vfi_workload(model: nn.Module, frames: Tensor, device: str) -> Workload:
         for k in range(len(idx)):  # batch 1 per pair: the latency a user sees frame by frame
             outs.append(model(img0[k : k + 1], img1[k : k + 1], 0.5))
             _collect(model, work.reports)
-        return torch.cat(outs).clamp(0, 1).cpu()
+        return torch.cat(outs).float().clamp(0, 1).cpu()
 
     work = Workload(run, frames[idx], f"{len(idx)} odd frames from their neighbours")
     return work
@@ -131,6 +133,20 @@ def skip_fields(reports: list) -> dict:
     }
 
 
+_PRECISION_NAMES = {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def _under_autocast(ctx: Callable, device: str, dtype: torch.dtype) -> Callable:
+    """``ctx`` (a mode's context factory) entered together with autocast to ``dtype`` on ``device``."""
+
+    @contextlib.contextmanager
+    def both():
+        with ctx(), torch.autocast(torch.device(device).type, dtype=dtype):
+            yield
+
+    return both
+
+
 def _check_task(task: str) -> None:
     if task not in ("vsr", "vfi"):
         raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
@@ -145,6 +161,7 @@ def evaluate_footage(
     device: str = "cpu",
     compare_dense: bool = False,
     repeats: int = 3,
+    **options: object,
 ) -> dict:
     """Quality, seconds per output frame and GMACs per output frame of ``model`` on ``video``.
 
@@ -152,10 +169,11 @@ def evaluate_footage(
     unit active, or, when the model names one (``model.dense_reference()``, e.g. a SkipVSR whose backbone
     was fine-tuned: the official BasicVSR it started from), that model. Both are timed in one process,
     interleaved, and ``speedup`` / ``psnr_drop`` / ``macs_saved_fraction`` compare the two.
+    ``options`` are :func:`evaluate_clip`'s (``degradation``, ``autocast``).
     """
     _check_task(task)  # before reading the video
     clip = load_frames(video, frames, start)
-    return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats)
+    return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats, **options)
 
 
 def evaluate_clip(
@@ -166,13 +184,24 @@ def evaluate_clip(
     device: str = "cpu",
     compare_dense: bool = False,
     repeats: int = 3,
+    degradation: str = "bi",
+    autocast: torch.dtype | None = None,
 ) -> dict:
-    """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them."""
+    """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them.
+
+    ``degradation`` (VSR): ``bi`` or ``bd`` x4. ``autocast``: run (and time) every model under autocast
+    to this dtype; ``fp32_psnr`` and ``psnr_drop_vs_fp32`` then report what the precision cost.
+    """
     _check_task(task)
     if clip.dim() != 4 or clip.shape[1] != 3:
         raise ValueError(f"clip must be (T, 3, H, W) frames, got {tuple(clip.shape)} from {source}")
-    make = vsr_workload if task == "vsr" else vfi_workload
-    work = make(model, clip, device)
+
+    def make(net: nn.Module) -> Workload:
+        if task == "vsr":
+            return vsr_workload(net, clip, device, degradation=degradation)
+        return vfi_workload(net, clip, device)
+
+    work = make(model)
     n_out = work.targets.shape[0]
     is_skip = isinstance(model, SkippingModel)
     if compare_dense and not is_skip:
@@ -186,7 +215,13 @@ def evaluate_clip(
         dense_model = reference().eval().to(device)
         if torch.device(device).type == "cuda":  # as load_model prepares the model under test
             dense_model = dense_model.to(memory_format=torch.channels_last)
-        modes["dense"] = (make(dense_model, clip, device), contextlib.nullcontext)
+        modes["dense"] = (make(dense_model), contextlib.nullcontext)
+
+    fp32 = {}
+    if autocast is not None:  # the reference pass, before autocast wraps every mode
+        with torch.inference_mode():
+            fp32 = {"fp32_psnr": quality(work.run(), work.targets, SSIM_PROTOCOL[task])["psnr"]}
+        modes = {name: (w, _under_autocast(ctx, device, autocast)) for name, (w, ctx) in modes.items()}
 
     results: dict[str, dict] = {}
     for name, (mode_work, ctx) in modes.items():
@@ -212,11 +247,14 @@ def evaluate_clip(
         "inputs": work.inputs_desc,
         "device": device,
         "ssim_protocol": SSIM_PROTOCOL[task],
+        "precision": _PRECISION_NAMES[autocast],
         "params": sum(p.numel() for p in model.parameters()),
         "threads": torch.get_num_threads(),
         **results["model"],
         "seconds_per_frame": seconds["model"] / n_out,
     }
+    if fp32:
+        out.update(fp32, psnr_drop_vs_fp32=fp32["fp32_psnr"] - out["psnr"])
     if compare_dense:
         dense = {
             **results["dense"],
