@@ -41,7 +41,10 @@ def _one_line_error(capsys, *needles: str) -> str:
         (["interpolate", "{video}", "-o", "{tmp}/out.mp4", "--factor", "1"], "factor must be >= 2, got 1"),
         (["flops", "--model", "nope"], "unknown model 'nope'"),
         (["bench", "engine", "--fractions", "2"], "--fractions must lie in (0, 1]"),
-        (["bench", "model", "--model", "rife", "--size", "32x32", "--frames", "2"], "--frames must be at least 3"),
+        (
+            ["bench", "model", "--model", "rife", "--size", "8x8", "--frames", "2"],
+            "--frames must be at least 3",
+        ),
         (["models", "--bogus"], "unrecognized arguments: --bogus"),
         (["demo", "--frames", "many"], "argument --frames: invalid int value: 'many'"),
         (["report", "{tmp}/no_sweep"], "no_sweep"),

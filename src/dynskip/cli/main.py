@@ -17,7 +17,7 @@ from dynskip.cli.errors import CLIError, Parser, one_line_warnings, run_reportin
 from dynskip.cli.options import autocast_dtype, expand_inputs, resolve_device, resolve_task
 
 
-class HELP_FORMAT(argparse.ArgumentDefaultsHelpFormatter):  # noqa: N801
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each option's default, except the empty ones (None, False, [])."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
@@ -337,7 +337,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 
 def _add_subcommand(sub, name: str, help_text: str) -> argparse.ArgumentParser:
-    p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HELP_FORMAT)
+    p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter)
     # SUPPRESS: a subcommand's default must not reset a --debug given before it.
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return p
@@ -415,7 +415,9 @@ def _add_bench(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="dynskip", description=__doc__.splitlines()[0], formatter_class=HELP_FORMAT)
+    parser = Parser(
+        prog="dynskip", description=__doc__.splitlines()[0], formatter_class=DefaultsHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"dynskip {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
