@@ -15,6 +15,7 @@ from pathlib import Path
 from dynskip import __version__
 from dynskip.cli.errors import CLIError, Parser, one_line_warnings, run_reporting_errors, warn_deprecated
 from dynskip.cli.options import autocast_dtype, expand_inputs, resolve_device, resolve_task
+from dynskip.cli.video import add_video_options
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -210,7 +211,9 @@ def _video_paths(args: argparse.Namespace, suffix: str) -> tuple[Path, Path]:
 
 def cmd_video(args: argparse.Namespace) -> dict:
     """``upscale`` / ``interpolate``: the model's own video-in, video-out routine."""
+    from dynskip.cli import video
     from dynskip.cli.options import require_task
+    from dynskip.data.video import probe_video
     from dynskip.evaluation import streaming
 
     if args.command == "upscale":
@@ -224,11 +227,19 @@ def cmd_video(args: argparse.Namespace) -> dict:
         options = {"factor": args.factor}
         run = streaming.interpolate_video
     model, named = _load_model(args)
+    scene_cuts: list[int] = []
+    options.update(video.streaming_options(args, model, scene_cuts))
     start = time.perf_counter()
-    n = run(model, source, target, device=args.device, overwrite=args.overwrite, **options)
+    with video.autocast_context(args.device, args.autocast):
+        n = run(model, source, target, device=args.device, overwrite=args.overwrite, **options)
+    audio = video.carry_audio(args, source, target, probe_video(source).fps)
     seconds = time.perf_counter() - start
     summary = {**named, "input": str(source), "output": str(target), "frames": n, "seconds": seconds}
-    print(f"{args.command}: {n} frames in {seconds:.1f} s -> {target}", file=sys.stderr)
+    summary.update(audio=audio, precision=args.precision)
+    if args.command == "interpolate":
+        summary["scene_cuts"] = scene_cuts
+    cuts = f", {len(scene_cuts)} scene cut(s) repeated" if scene_cuts else ""
+    print(f"{args.command}: {n} frames in {seconds:.1f} s{cuts}, audio {audio} -> {target}", file=sys.stderr)
     emit(summary, args)
     return summary
 
@@ -377,6 +388,7 @@ def _add_video_command(sub, name: str, help_text: str, default_model: str) -> ar
     )
     _add_model_args(p, default_model=default_model)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_video_options(p, name)
     p.set_defaults(func=cmd_video)
     return p
 
