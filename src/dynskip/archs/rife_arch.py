@@ -240,7 +240,10 @@ class IFNet(nn.Module):
             "mask": weight0,
             "warped0": warped0,
             "warped1": warped1,
-            "restarted": torch.full((img0.shape[0],), restarted, dtype=torch.bool, device=img0.device),
+            # ones / zeros rather than torch.full(..., bool), which torch.jit.trace cannot record
+            "restarted": (torch.ones if restarted else torch.zeros)(
+                img0.shape[0], dtype=torch.bool, device=img0.device
+            ),
         }
 
     @staticmethod
@@ -273,15 +276,18 @@ class IFNet(nn.Module):
             groups.append((indices, outputs))
         return _merge_batch_groups(groups, img0.shape[0])
 
-    def forward(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> Tensor:
+    def forward(
+        self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5, allow_restart: bool | None = None
+    ) -> Tensor:
         """Frame at ``timestep`` between ``img0`` and ``img1``, both ``(B, 3, H, W)`` in [0, 1], any H, W.
 
         Inputs are zero-padded right and bottom to multiples of ``PAD_MULTIPLE`` (as the reference
-        inference does) and the result is cropped back to ``(B, 3, H, W)``.
+        inference does) and the result is cropped back to ``(B, 3, H, W)``. ``allow_restart``: as in
+        :meth:`predict` (an exported graph has no data-dependent branch, so export passes False).
         """
         _check_image_pair(img0, img1)
         height, width = img0.shape[-2:]
         padding = (0, -width % self.pad_multiple, 0, -height % self.pad_multiple)
         if any(padding):
             img0, img1 = F.pad(img0, padding), F.pad(img1, padding)
-        return self.predict(img0, img1, timestep)["frame"][..., :height, :width]
+        return self.predict(img0, img1, timestep, allow_restart)["frame"][..., :height, :width]

@@ -320,6 +320,21 @@ def cmd_models(args: argparse.Namespace) -> list[dict]:
     return rows
 
 
+def cmd_export(args: argparse.Namespace) -> dict:
+    from dynskip.cli.export import export_model
+
+    start = time.perf_counter()
+    result = export_model(args)
+    seconds = time.perf_counter() - start
+    print(
+        f"export: {args.model} as {args.format} in {seconds:.1f} s, max |exported - eager| "
+        f"{result['max_abs_diff_vs_eager']:.2e} -> {result['output']}",
+        file=sys.stderr,
+    )
+    emit(result, args)
+    return result
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from dynskip.demo import run_demo
 
@@ -426,6 +441,21 @@ def _add_bench(sub) -> None:
     q.set_defaults(func=cmd_bench_model)
 
 
+def _add_export(sub) -> None:
+    from dynskip.cli.export import EXPORTABLE
+
+    p = _add_subcommand(sub, "export", "a dense model as TorchScript or ONNX, checked against eager")
+    p.add_argument("--model", required=True, choices=EXPORTABLE, help="dense model to export")
+    p.add_argument(
+        "--weights", default=None, help="built-in weights name or checkpoint (default: the model's)"
+    )
+    p.add_argument("--format", default="torchscript", choices=["torchscript", "onnx"], help="export format")
+    p.add_argument("--size", type=_size, default=(64, 64), help="input frame HxW (fixed in the graph)")
+    p.add_argument("--frames", type=int, default=15, help="basicvsr: clip length (fixed in the graph)")
+    _add_output_args(p, out_help="exported file (default: MODEL.pt or MODEL.onnx)")
+    p.set_defaults(func=cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="dynskip", description=__doc__.splitlines()[0], formatter_class=DefaultsHelpFormatter
@@ -449,6 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_flops)
 
     _add_bench(sub)
+    _add_export(sub)
 
     p = _add_subcommand(sub, "models", "list registered models and their built-in weights")
     p.add_argument("--json", action="store_true", help="print the list as JSON")
