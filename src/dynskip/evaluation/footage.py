@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.progress import Progress
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -176,6 +177,47 @@ def evaluate_footage(
     return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats, **options)
 
 
+def _dense_modes(
+    model: nn.Module, make: Callable[[nn.Module], Workload], work: Workload, device: str
+) -> tuple[dict[str, tuple[Workload, Callable]], object]:
+    """The eager dense baseline as a mode, and what it is (None: the model itself, every unit on)."""
+    reference = getattr(model, "dense_reference", None)
+    if reference is None:
+        return {"dense": (work, lambda: execution_mode(model, "dense"))}, None
+    dense_model = reference().eval().to(device)
+    if torch.device(device).type == "cuda":  # as load_model prepares the model under test
+        dense_model = dense_model.to(memory_format=torch.channels_last)
+    return {"dense": (make(dense_model), contextlib.nullcontext)}, reference
+
+
+def _compiled_dense(model: nn.Module, reference: object, device: str, backend: str) -> nn.Module:
+    """``torch.compile`` of the dense baseline: the model itself (dense models), the network named by
+    ``dense_reference``, or the skipping model with every unit on."""
+    from dynskip.evaluation.loading import _DenseMode
+
+    if not isinstance(model, SkippingModel):
+        dense = model
+    elif reference is not None:
+        dense = reference().eval().to(device)
+    else:
+        dense = _DenseMode(model)
+    return torch.compile(dense, backend=backend)
+
+
+def _with_progress(modes: dict, progress: Progress, task_id: int) -> dict:
+    """``modes`` whose workloads advance the progress bar by one on every pass."""
+
+    def counted(work: Workload) -> Workload:
+        def run() -> Tensor:
+            out = work.run()
+            progress.advance(task_id)
+            return out
+
+        return Workload(run, work.targets, work.inputs_desc, work.reports)
+
+    return {name: (counted(w), ctx) for name, (w, ctx) in modes.items()}
+
+
 def evaluate_clip(
     model: nn.Module,
     task: str,
@@ -186,11 +228,14 @@ def evaluate_clip(
     repeats: int = 3,
     degradation: str = "bi",
     autocast: torch.dtype | None = None,
+    compile_backend: str | None = None,
 ) -> dict:
     """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them.
 
     ``degradation`` (VSR): ``bi`` or ``bd`` x4. ``autocast``: run (and time) every model under autocast
     to this dtype; ``fp32_psnr`` and ``psnr_drop_vs_fp32`` then report what the precision cost.
+    ``compile_backend``: also time the dense baseline under ``torch.compile`` (``compiled_dense``,
+    ``speedup_vs_compiled``), so a speed-up also stands against a compiled model.
     """
     _check_task(task)
     if clip.dim() != 4 or clip.shape[1] != 3:
@@ -208,14 +253,13 @@ def evaluate_clip(
         raise ValueError("--compare-dense needs a skipping model (one implementing SkippingModel)")
 
     modes: dict[str, tuple[Workload, Callable]] = {"model": (work, contextlib.nullcontext)}
-    reference = getattr(model, "dense_reference", None) if compare_dense else None
-    if compare_dense and reference is None:
-        modes["dense"] = (work, lambda: execution_mode(model, "dense"))
-    elif compare_dense:
-        dense_model = reference().eval().to(device)
-        if torch.device(device).type == "cuda":  # as load_model prepares the model under test
-            dense_model = dense_model.to(memory_format=torch.channels_last)
-        modes["dense"] = (make(dense_model), contextlib.nullcontext)
+    reference = None
+    if compare_dense:
+        dense_modes, reference = _dense_modes(model, make, work, device)
+        modes.update(dense_modes)
+    if compile_backend is not None:
+        compiled = _compiled_dense(model, reference, device, compile_backend)
+        modes["compiled_dense"] = (make(compiled), contextlib.nullcontext)
 
     fp32 = {}
     if autocast is not None:  # the reference pass, before autocast wraps every mode
@@ -223,23 +267,15 @@ def evaluate_clip(
             fp32 = {"fp32_psnr": quality(work.run(), work.targets, SSIM_PROTOCOL[task])["psnr"]}
         modes = {name: (w, _under_autocast(ctx, device, autocast)) for name, (w, ctx) in modes.items()}
 
-    results: dict[str, dict] = {}
-    for name, (mode_work, ctx) in modes.items():
-        with ctx():
-            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
-            scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
-            results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
-            if name == "model":
-                results[name].update(skip_fields(mode_work.reports))
-
-    def timed(mode_work: Workload, ctx) -> Callable[[], object]:
-        def call() -> object:
-            with ctx(), torch.inference_mode():
-                return mode_work.run()
-
-        return call
-
-    seconds = interleaved_median({n: timed(*m) for n, m in modes.items()}, repeats=repeats, device=device)
+    # Passes: a counted one per mode (+ SkipVSR's calibration pass), then warm-up and timed repeats.
+    passes = len(modes) * (2 + repeats) + int(is_skip)
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"evaluate {Path(source).name}", total=passes)
+        modes = _with_progress(modes, progress, bar)
+        results = _score_modes(modes, task, n_out, is_skip)
+        seconds = interleaved_median(
+            {n: _timed(*m) for n, m in modes.items()}, repeats=repeats, device=device
+        )
     out = {
         "task": task,
         "video": source,
@@ -265,4 +301,38 @@ def evaluate_clip(
         out["speedup"] = seconds["dense"] / seconds["model"]
         out["psnr_drop"] = dense["psnr"] - out["psnr"]
         out["macs_saved_fraction"] = 1.0 - out["gmacs_per_frame"] / dense["gmacs_per_frame"]
+    if compile_backend is not None:
+        out["compiled_dense"] = {
+            **results["compiled_dense"],
+            "seconds_per_frame": seconds["compiled_dense"] / n_out,
+            "backend": compile_backend,
+        }
+        out["speedup_vs_compiled"] = seconds["compiled_dense"] / seconds["model"]
     return out
+
+
+def _score_modes(modes: dict, task: str, n_out: int, is_skip: bool) -> dict[str, dict]:
+    """Quality of every mode, and the GMACs it counts (not under ``torch.compile``: the counter
+    would see the compiled graph's kernels, not the model's convolutions)."""
+    results: dict[str, dict] = {}
+    for name, (mode_work, ctx) in modes.items():
+        with ctx():
+            if name == "compiled_dense":
+                with torch.inference_mode():
+                    pred = mode_work.run()
+                results[name] = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
+                continue
+            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
+            scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
+            results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
+            if name == "model":
+                results[name].update(skip_fields(mode_work.reports))
+    return results
+
+
+def _timed(mode_work: Workload, ctx: Callable) -> Callable[[], object]:
+    def call() -> object:
+        with ctx(), torch.inference_mode():
+            return mode_work.run()
+
+    return call
