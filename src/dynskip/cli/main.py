@@ -15,7 +15,7 @@ from pathlib import Path
 from dynskip import __version__
 from dynskip.cli.errors import CLIError, Parser, one_line_warnings, run_reporting_errors, warn_deprecated
 from dynskip.cli.options import autocast_dtype, expand_inputs, resolve_device, resolve_task
-from dynskip.cli.video import add_video_options
+from dynskip.cli.video import add_save_masks_option, add_video_options
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -173,8 +173,12 @@ def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
         warn_deprecated("--video", f"pass the video as the input: dynskip evaluate {args.video} ...")
         args.inputs = [*args.inputs, args.video]
     inputs = expand_inputs(args.inputs)
+    if args.save_masks is not None and len(inputs) > 1:
+        raise CLIError(f"--save-masks writes one video; {len(inputs)} inputs were given")
     task = resolve_task(args.model, args.task, "evaluate")
     model, named = _load_model(args)
+    if args.save_masks is not None:
+        _save_evaluation_masks(args, model, task, inputs[0])
     start = time.perf_counter()
     results = []
     for video in inputs:
@@ -199,6 +203,17 @@ def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
     frames = sum(r["frames"] for r in results)
     print_summary("evaluate", f"{frames} frames", time.perf_counter() - start, args.out or _json_file(args))
     return results
+
+
+def _save_evaluation_masks(args: argparse.Namespace, model: object, task: str, video: Path) -> None:
+    """``evaluate --save-masks``: one pass as evaluate runs it, drawn before the timed passes."""
+    from dynskip.evaluation.footage import load_frames
+    from dynskip.evaluation.masks import require_skipping, save_mask_video
+
+    require_skipping(model, args.model)
+    clip = load_frames(video, args.frames, args.start)
+    panels = save_mask_video(model, task, clip, args.device, args.save_masks, args.degradation)
+    print(f"evaluate: skip masks ({', '.join(panels)}) -> {args.save_masks}", file=sys.stderr)
 
 
 def _json_file(args: argparse.Namespace) -> str | None:
@@ -244,12 +259,12 @@ def cmd_video(args: argparse.Namespace) -> dict:
     scene_cuts: list[int] = []
     options.update(video.streaming_options(args, model, scene_cuts))
     start = time.perf_counter()
-    with video.autocast_context(args.device, args.autocast):
-        n = run(model, source, target, device=args.device, overwrite=args.overwrite, **options)
+    with video.autocast_context(args.device, args.autocast), video.mask_recorder(args, model) as hook:
+        n = run(model, source, target, device=args.device, overwrite=args.overwrite, **options, **hook)
     audio = video.carry_audio(args, source, target, probe_video(source).fps)
     seconds = time.perf_counter() - start
     summary = {**named, "input": str(source), "output": str(target), "frames": n, "seconds": seconds}
-    summary.update(audio=audio, precision=args.precision)
+    summary.update(audio=audio, precision=args.precision, masks=args.save_masks)
     if args.command == "interpolate":
         summary["scene_cuts"] = scene_cuts
     cuts = f", {len(scene_cuts)} scene cut(s) repeated" if scene_cuts else ""
@@ -421,6 +436,7 @@ def _add_evaluate(sub) -> None:
         help="also time the dense baseline under torch.compile (speedup_vs_compiled)",
     )
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile")
+    add_save_masks_option(p)
     _add_output_args(p)
     p.set_defaults(func=cmd_evaluate)
 

@@ -20,6 +20,7 @@ def add_video_options(p: argparse.ArgumentParser, command: str) -> None:
         "--fps", type=float, default=None, help="output frame rate (default: the input's x factor)"
     )
     p.add_argument("--no-audio", action="store_true", help="do not copy the input's audio stream")
+    add_save_masks_option(p)
     if command == "interpolate":
         p.add_argument(
             "--scale",
@@ -34,6 +35,32 @@ def add_video_options(p: argparse.ArgumentParser, command: str) -> None:
             help="a pair whose 32x32 thumbnails have SSIM below this is a scene cut: the earlier frame is "
             "repeated instead of blending two shots (0: off)",
         )
+
+
+def add_save_masks_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--save-masks",
+        default=None,
+        metavar="PATH",
+        help="skipping models: a video (or PNG folder) of each output with its skip masks over it",
+    )
+
+
+@contextlib.contextmanager
+def mask_recorder(args: argparse.Namespace, model: nn.Module) -> Iterator[dict]:
+    """``on_output`` for the streaming loop when ``--save-masks`` is given (else nothing)."""
+    if args.save_masks is None:
+        yield {}
+        return
+    from dynskip.evaluation.masks import MaskVideo, require_skipping
+
+    require_skipping(model, args.model)
+    with MaskVideo(args.save_masks, fps=args.fps, overwrite=args.overwrite) as video:
+
+        def record(frames: torch.Tensor, first: int) -> None:
+            video.add(frames, model.skip_report().maps, first)
+
+        yield {"on_output": record}
 
 
 def streaming_options(args: argparse.Namespace, model: nn.Module, scene_cuts: list[int]) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -63,8 +63,12 @@ def upscale_video(
     overlap: int = 5,
     overwrite: bool = False,
     fps: float | None = None,
+    on_output: Callable[[Tensor, int], None] | None = None,
 ) -> int:
-    """Super-resolve ``src`` into ``dst`` (at ``fps``, default the source's); returns the frames written."""
+    """Super-resolve ``src`` into ``dst`` (at ``fps``, default the source's); returns the frames written.
+
+    ``on_output(frames, first)`` sees each window's kept outputs, ``first`` their index in the window.
+    """
     total, source_fps, _ = probe_video(src)
     written = 0
     with (
@@ -75,6 +79,8 @@ def upscale_video(
         for window, keep_from, keep_to in overlapping_windows(iter_video_frames(src), chunk, overlap):
             lq = torch.stack([_to_tensor(f, device) for f in window])[None]
             out = model(lq)[0, keep_from:keep_to]
+            if on_output is not None:
+                on_output(out, keep_from)
             for frame in out:
                 writer.write(to_uint8_hwc(frame))
             written += out.shape[0]
@@ -93,13 +99,14 @@ def interpolate_video(
     fps: float | None = None,
     scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
     scene_cuts: list[int] | None = None,
+    on_output: Callable[[Tensor, int], None] | None = None,
 ) -> int:
     """Insert ``factor - 1`` frames between every pair of ``src``; ``dst`` plays at ``factor`` x fps
     (or ``fps``).
 
     Across a scene cut (:func:`~dynskip.evaluation.scenes.is_scene_cut` at ``scene_threshold``, 0: off)
     the earlier frame is repeated instead of blending two shots; the index of each frame that starts a
-    new shot is appended to ``scene_cuts``.
+    new shot is appended to ``scene_cuts``. ``on_output(frame, 0)`` sees every frame the model made.
     """
     if factor < 2:
         raise ValueError(f"factor must be >= 2, got {factor}")
@@ -119,6 +126,8 @@ def interpolate_video(
                     scene_cuts.append(index)
                 for k in range(1, factor):
                     middle = previous if cut else model(previous, current, k / factor)
+                    if on_output is not None and not cut:
+                        on_output(middle, 0)
                     writer.write(to_uint8_hwc(middle[0]))
                     written += 1
             writer.write(frame)
