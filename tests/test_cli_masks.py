@@ -49,6 +49,8 @@ def test_upscale_and_evaluate_draw_skipvsr_masks_per_frame(tmp_path, capsys):
     assert main([*ev, "--save-masks", str(tmp_path / "ev")]) == 0
     assert "skip masks (frames/backward_trunk, frames/forward_trunk)" in capsys.readouterr().err
     assert probe_video(tmp_path / "ev").frames == 4
+    assert main([*ev, "--save-masks", str(tmp_path / "ev")]) == 2  # never replaced silently
+    assert f"--save-masks {tmp_path / 'ev'} exists" in capsys.readouterr().err
 
 
 def test_save_masks_of_a_dense_model_is_refused_before_any_output(tmp_path, capsys):

@@ -211,6 +211,8 @@ def _save_evaluation_masks(args: argparse.Namespace, model: object, task: str, v
     from dynskip.evaluation.masks import require_skipping, save_mask_video
 
     require_skipping(model, args.model)
+    if Path(args.save_masks).exists():  # evaluate has no --overwrite: never replace a file silently
+        raise CLIError(f"--save-masks {args.save_masks} exists; remove it or name another path")
     clip = load_frames(video, args.frames, args.start)
     panels = save_mask_video(model, task, clip, args.device, args.save_masks, args.degradation)
     print(f"evaluate: skip masks ({', '.join(panels)}) -> {args.save_masks}", file=sys.stderr)

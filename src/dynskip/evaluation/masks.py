@@ -66,7 +66,13 @@ class MaskVideo:
 
 
 def save_mask_video(
-    model: nn.Module, task: str, clip: Tensor, device: str, path: str | Path, degradation: str = "bi"
+    model: nn.Module,
+    task: str,
+    clip: Tensor,
+    device: str,
+    path: str | Path,
+    degradation: str = "bi",
+    overwrite: bool = False,
 ) -> list[str]:
     """One evaluation pass of ``model`` on ``clip`` (as ``evaluate`` runs it) drawn into ``path``;
     returns the panels after the output."""
@@ -80,7 +86,7 @@ def save_mask_video(
         work = vfi_workload(model, clip, device)
     with torch.inference_mode():
         pred = work.run()
-    with MaskVideo(path, overwrite=True) as video:
+    with MaskVideo(path, overwrite=overwrite) as video:
         if task == "vsr":  # one forward over the whole clip
             video.add(pred, work.reports[0].maps)
         else:  # one forward per predicted frame
