@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -16,6 +18,16 @@ def audio_streams(path: str | Path) -> int:
         return len(container.streams.audio)
 
 
+def _timed_packets(
+    container: av.container.InputContainer, stream: av.stream.Stream, rank: int
+) -> Iterator[tuple[float, int, int, av.Packet]]:
+    """``(seconds, rank, order, packet)`` of every real packet of ``stream``, in file order."""
+    for order, packet in enumerate(container.demux(stream)):
+        if packet.dts is None:  # the demuxer's flush packet
+            continue
+        yield float(packet.dts * packet.time_base), rank, order, packet
+
+
 def copy_audio(source: str | Path, video: str | Path) -> None:
     """Remux ``video`` with the first audio stream of ``source`` added, packets copied as they are.
 
@@ -27,24 +39,20 @@ def copy_audio(source: str | Path, video: str | Path) -> None:
     try:
         with av.open(str(video)) as picture_in, av.open(str(source)) as sound_in:
             sound = sound_in.streams.audio[0]
-            with av.open(str(partial), "w") as out:
-                picture_out = out.add_stream_from_template(picture_in.streams.video[0])
-                try:
-                    sound_out = out.add_stream_from_template(sound)
-                except (ValueError, av.FFmpegError) as err:
-                    raise ValueError(
-                        f"audio of {source} ({sound.codec_context.name}) cannot go into {video.suffix} "
-                        f"({err}); write a .mkv output to keep it"
-                    ) from err
-                for stream_in, stream_out, container in (
-                    (picture_in.streams.video[0], picture_out, picture_in),
-                    (sound, sound_out, sound_in),
-                ):
-                    for packet in container.demux(stream_in):
-                        if packet.dts is None:  # the demuxer's flush packet
-                            continue
-                        packet.stream = stream_out
+            picture = picture_in.streams.video[0]
+            try:
+                with av.open(str(partial), "w") as out:
+                    targets = (out.add_stream_from_template(picture), out.add_stream_from_template(sound))
+                    packets = (_timed_packets(picture_in, picture, 0), _timed_packets(sound_in, sound, 1))
+                    # Merged by time, so the file is interleaved as a player reads it.
+                    for _, rank, _, packet in heapq.merge(*packets):
+                        packet.stream = targets[rank]
                         out.mux(packet)
+            except (ValueError, av.FFmpegError) as err:
+                raise ValueError(
+                    f"audio of {source} ({sound.codec_context.name}) cannot go into {video.suffix} "
+                    f"({err}); write a .mkv output to keep it, or pass --no-audio"
+                ) from err
         partial.replace(video)
     finally:
         partial.unlink(missing_ok=True)
