@@ -138,3 +138,18 @@ def test_help_shows_defaults():
     upscale = build_parser()._subparsers._group_actions[0].choices["upscale"]
     text = " ".join(upscale.format_help().split())  # help wraps lines
     assert "(default: 30)" in text and "(default: auto)" in text and "(default: basicvsr)" in text
+
+
+def test_video_commands_take_several_inputs_into_a_folder(tiny_video, tmp_path, capsys):
+    other = tmp_path / "other.mp4"
+    other.write_bytes(tiny_video.read_bytes())
+    outs = tmp_path / "outs"
+    pattern = str(tiny_video.parent / "*.mp4")
+    assert main(["interpolate", pattern, str(other), "-o", str(outs), "--json"]) == 0
+    summaries = json.loads(capsys.readouterr().out)
+    assert [s["output"] for s in summaries] == [str(outs / "tiny_2x.mp4"), str(outs / "other_2x.mp4")]
+    assert all(probe_video(s["output"]).frames == 5 for s in summaries)
+    assert main(["interpolate", pattern, str(other), "-o", str(tmp_path / "one.mp4")]) == 2
+    _one_line_error(capsys, "-o must name a folder")
+    assert main(["interpolate", str(tiny_video), str(tiny_video), "-o", str(outs), "--overwrite"]) == 2
+    _one_line_error(capsys, "several inputs would write the same output")

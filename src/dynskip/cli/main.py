@@ -7,9 +7,11 @@ command covers what works on a single video file or a sweep folder.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dynskip import __version__
@@ -222,56 +224,80 @@ def _json_file(args: argparse.Namespace) -> str | None:
     return args.json if isinstance(args.json, str) else None
 
 
-def _video_paths(args: argparse.Namespace, suffix: str) -> tuple[Path, Path]:
-    """The input and the output of ``upscale`` / ``interpolate``; ``dynskip upscale IN OUT`` is the old
-    spelling of ``dynskip upscale IN -o OUT``. Without an output, it goes next to the input."""
+def _output_next_to(source: Path, suffix: str, folder: Path | None = None) -> Path:
+    """``NAME_<suffix>.mp4`` (a frame folder gives a frame folder) beside ``source`` or in ``folder``."""
+    name = f"{source.stem}_{suffix}{'' if source.is_dir() else '.mp4'}"
+    return (source.parent if folder is None else folder) / name
+
+
+def _video_jobs(args: argparse.Namespace, suffix: str) -> list[tuple[Path, Path]]:
+    """``(input, output)`` pairs of ``upscale`` / ``interpolate``. ``dynskip upscale IN OUT`` is the old
+    spelling of ``dynskip upscale IN -o OUT``; several inputs write into the folder ``-o`` (default:
+    each beside its input)."""
+    from dynskip.data.video import VIDEO_SUFFIXES
+
     paths = list(args.paths)
-    if len(paths) == 2 and args.out is None:
+    if len(paths) == 2 and args.out is None and not glob.has_magic(paths[1]):
         warn_deprecated("the positional output", f"use -o: dynskip {args.command} {paths[0]} -o {paths[1]}")
         args.out = paths.pop()
-    if len(paths) != 1:
-        raise CLIError(
-            f"{args.command} takes one input video (file or frame folder), got {len(paths)}: {paths}"
-        )
-    (source,) = expand_inputs(paths)
-    if args.out is not None:
-        return source, Path(args.out)
-    # A frame folder gives a frame folder; a video gives an H.264 .mp4 (the writer's format).
-    return source, source.with_name(f"{source.stem}_{suffix}{'' if source.is_dir() else '.mp4'}")
+    sources = expand_inputs(paths)
+    if len(sources) == 1:
+        out = Path(args.out) if args.out is not None else _output_next_to(sources[0], suffix)
+        return [(sources[0], out)]
+    if args.save_masks is not None:
+        raise CLIError(f"--save-masks writes one video; {len(sources)} inputs were given")
+    folder = None if args.out is None else Path(args.out)
+    if folder is not None and folder.suffix.lower() in VIDEO_SUFFIXES:
+        raise CLIError(f"-o {folder} is a video; with {len(sources)} inputs -o must name a folder")
+    jobs = [(source, _output_next_to(source, suffix, folder)) for source in sources]
+    targets = [target for _, target in jobs]
+    clashing = sorted({str(t) for t in targets if targets.count(t) > 1})
+    if clashing:
+        raise CLIError(f"several inputs would write the same output {clashing}; run them separately")
+    return jobs
 
 
-def cmd_video(args: argparse.Namespace) -> dict:
-    """``upscale`` / ``interpolate``: the model's own video-in, video-out routine."""
-    from dynskip.cli import video
+def cmd_video(args: argparse.Namespace) -> list[dict]:
+    """``upscale`` / ``interpolate``: the model's own video-in, video-out routine, input by input."""
     from dynskip.cli.options import require_task
-    from dynskip.data.video import probe_video
     from dynskip.evaluation import streaming
 
     if args.command == "upscale":
         require_task(args.model, "upscale", "vsr")
-        source, target = _video_paths(args, "x4")
+        jobs = _video_jobs(args, "x4")
         options = {"chunk": args.chunk, "overlap": args.overlap}
         run = streaming.upscale_video
     else:
         require_task(args.model, "interpolate", "vfi")
-        source, target = _video_paths(args, f"{args.factor}x")
+        jobs = _video_jobs(args, f"{args.factor}x")
         options = {"factor": args.factor}
         run = streaming.interpolate_video
     model, named = _load_model(args)
+    summaries = [{**named, **_video_job(args, model, run, options, *job)} for job in jobs]
+    emit(summaries[0] if len(summaries) == 1 else summaries, args)
+    return summaries
+
+
+def _video_job(
+    args: argparse.Namespace, model: object, run: Callable, options: dict, source: Path, target: Path
+) -> dict:
+    """One input through ``run`` (``upscale_video`` / ``interpolate_video``), then its audio; a summary."""
+    from dynskip.cli import video
+    from dynskip.data.video import probe_video
+
     scene_cuts: list[int] = []
-    options.update(video.streaming_options(args, model, scene_cuts))
+    options = {**options, **video.streaming_options(args, model, scene_cuts)}
     start = time.perf_counter()
     with video.autocast_context(args.device, args.autocast), video.mask_recorder(args, model) as hook:
         n = run(model, source, target, device=args.device, overwrite=args.overwrite, **options, **hook)
     audio = video.carry_audio(args, source, target, probe_video(source).fps)
     seconds = time.perf_counter() - start
-    summary = {**named, "input": str(source), "output": str(target), "frames": n, "seconds": seconds}
-    summary.update(audio=audio, precision=args.precision, masks=args.save_masks)
+    summary = {"input": str(source), "output": str(target), "frames": n, "seconds": seconds, "audio": audio}
+    summary.update(precision=args.precision, masks=args.save_masks)
     if args.command == "interpolate":
         summary["scene_cuts"] = scene_cuts
     cuts = f", {len(scene_cuts)} scene cut(s) repeated" if scene_cuts else ""
     print(f"{args.command}: {n} frames in {seconds:.1f} s{cuts}, audio {audio} -> {target}", file=sys.stderr)
-    emit(summary, args)
     return summary
 
 
@@ -445,9 +471,11 @@ def _add_evaluate(sub) -> None:
 
 def _add_video_command(sub, name: str, help_text: str, default_model: str) -> argparse.ArgumentParser:
     p = _add_subcommand(sub, name, help_text)
-    p.add_argument("paths", nargs="+", metavar="input", help="video file or frame folder")
+    p.add_argument("paths", nargs="+", metavar="input", help="video files, frame folders or globs")
     _add_output_args(
-        p, out_help="output video (.mp4/.mkv/...) or a folder for PNG frames (default: next to the input)"
+        p,
+        out_help="output video (.mp4/.mkv/...) or a folder for PNG frames; with several inputs, the "
+        "folder for their outputs (default: next to each input, NAME_x4.mp4 / NAME_2x.mp4)",
     )
     _add_model_args(p, default_model=default_model)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
