@@ -72,8 +72,8 @@ def test_evaluate_names_the_default_weights(tmp_path):
     assert result["weights"] == "reds4" and result["params"] == 6_291_311
 
 
-def test_threshold_on_a_dense_model_is_refused():
-    with pytest.raises(ValueError, match="'basicvsr' has no skipping"):
+def test_threshold_on_a_dense_model_is_refused(capsys):
+    assert (
         main(
             [
                 "evaluate",
@@ -89,10 +89,13 @@ def test_threshold_on_a_dense_model_is_refused():
                 "0.5",
             ]
         )
+        == 2
+    )
+    assert "'basicvsr' has no skipping" in capsys.readouterr().err
 
 
-def test_compare_dense_on_a_dense_model_is_refused():
-    with pytest.raises(ValueError, match="--compare-dense needs a skipping model"):
+def test_compare_dense_on_a_dense_model_is_refused(capsys):
+    assert (
         main(
             [
                 "evaluate",
@@ -109,6 +112,9 @@ def test_compare_dense_on_a_dense_model_is_refused():
                 "1",
             ]
         )
+        == 2
+    )
+    assert "--compare-dense needs a skipping model" in capsys.readouterr().err
 
 
 def _tiny_video(path, frames: int = 6, size=(32, 48)):
@@ -128,7 +134,8 @@ def test_upscale_writes_every_frame_x4(tmp_path):
 def test_interpolate_doubles_the_frame_rate(tmp_path):
     src, dst = tmp_path / "in", tmp_path / "out"
     _tiny_video(src, frames=3)
-    main(["interpolate", str(src), str(dst), "--factor", "2"])
+    # Random frames are unrelated shots to the scene-cut test: threshold 0 keeps RIFE interpolating them.
+    main(["interpolate", str(src), str(dst), "--factor", "2", "--scene-threshold", "0"])
     assert probe_video(dst).frames == 5
 
 
@@ -163,7 +170,7 @@ def test_bench_engine_cli_takes_size_and_depth(tmp_path):
     assert meta["size"] == [16, 24] and meta["depth"] == 1 and meta["tile"] == 8
 
 
-def test_model_arg_reaches_the_constructor(tmp_path):
+def test_model_arg_reaches_the_constructor(tmp_path, capsys):
     out = tmp_path / "result.json"
     args = ["evaluate", "--task", "vfi", "--model", "ugsp-rife", "--video", CARPHONE, "--frames", "3"]
     main([*args, "--repeats", "1", "--model-arg", "active_halo_tiles=1", "--json", str(out)])
@@ -172,8 +179,8 @@ def test_model_arg_reaches_the_constructor(tmp_path):
     assert result["threshold"] == 0.5  # the threshold it ran at, though none was passed
     main([*args, "--repeats", "1", "--model-arg", "threshold=0.7", "--json", str(out)])
     assert json.loads(out.read_text())["threshold"] == 0.7
-    with pytest.raises(TypeError, match=r"model 'ugsp-rife' has no argument\(s\) \['halo'\]; it takes \["):
-        main([*args, "--model-arg", "halo=1"])
+    assert main([*args, "--model-arg", "halo=1"]) == 2
+    assert "model 'ugsp-rife' has no argument(s) ['halo']; it takes [" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("text", ["active_halo_tiles", "=1", "two words=1", "k=[1, 2"])
@@ -184,15 +191,17 @@ def test_exception_malformed_model_arg_is_named(text, capsys):
 
 
 @pytest.mark.parametrize(
-    ("task", "model", "size"), [("vfi", "ugsp-rife", "64x96"), ("vsr", "skipvsr", "64x96")]
+    ("task", "model", "size"), [("vfi", "ugsp-rife", "64x96"), ("vsr", "skipvsr", "16x24")]
 )
-def test_bench_model_compares_with_the_dense_baseline_on_a_synthetic_clip(task, model, size, tmp_path):
+def test_bench_model_compares_with_the_dense_baseline_on_a_synthetic_clip(
+    task, model, size, tmp_path, capsys
+):
     out = tmp_path / "bench.json"
-    args = ["bench", "model", "--task", task, "--model", model, "--size", size]
+    args = ["bench", "model", "--model", model, "--size", size]
     main([*args, "--frames", "3", "--repeats", "1", "--json", str(out)])
     result = json.loads(out.read_text())
     assert result["video"].startswith("synthetic dead_leaves") and result["dense"]["seconds_per_frame"] > 0
     for key in ("speedup", "psnr_drop", "macs_saved_fraction", "active_fraction"):
         assert key in result, key
-    with pytest.raises(ValueError, match="--frames must be at least 3, got 2"):
-        main([*args, "--frames", "2"])
+    assert main([*args, "--frames", "2"]) == 2
+    assert "--frames must be at least 3, got 2" in capsys.readouterr().err

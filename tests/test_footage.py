@@ -286,10 +286,11 @@ def test_footage_list_and_show(fake_pool, tmp_path, capsys, monkeypatch):
     assert not rows["bigbuckbunny"]["found"]
     assert rows["megamind_corrupt"]["where"] == "apt-get install --no-install-recommends opencv-doc"
     assert "missing" in capsys.readouterr().out
-    with pytest.raises(FileExistsError, match="--overwrite"):
-        cli(["footage", "list", "--json", str(out)])
+    assert cli(["footage", "list", "--json", str(out)]) == 2  # an existing file is not replaced
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert cli(["footage", "list", "-o", str(out), "--overwrite"]) == 0
     sheet = tmp_path / "tree.png"
-    assert cli(["footage", "show", "tree", "--out", str(sheet), "--count", "4", "--width", "28"]) == 0
+    assert cli(["footage", "show", "tree", "-o", str(sheet), "--count", "4", "--width", "28"]) == 0
     from PIL import Image
 
     assert Image.open(sheet).size == (3 * 28, 2 * 30)

@@ -134,6 +134,8 @@ def test_report_has_mask_maps() -> None:
     for trunk in ("backward_trunk", "forward_trunk"):
         m = maps[f"mask/{trunk}"]
         assert m.shape == (2, 1, 3, 4) and 0.0 <= float(m.min()) <= float(m.max()) <= 1.0
+        per_frame = maps[f"frames/{trunk}"]  # sample-major: sample 1, last frame is index 5
+        assert per_frame.shape == (6, 1, 3, 4) and torch.equal(per_frame[5], m[1])
 
 
 def test_all_active_threshold_reproduces_dense_basicvsr_exactly() -> None:

@@ -19,6 +19,7 @@ from dynskip.archs.warp import flow_warp
 PAD_MULTIPLE = 128  # the reference pads to 128 (scale 1.0); also covers the doubled scales of a restart
 FLOW_SCALES = (8.0, 4.0, 2.0, 1.0)  # downsampling factor of each block's input
 BLOCK_CHANNELS = (192, 128, 96, 64)
+INFERENCE_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)  # Practical-RIFE's --scale choices
 RESTART_FLOW_PX = 32.0  # block1 flow beyond this in both directions restarts at doubled scales
 NUM_CONVBLOCK_LAYERS = 8
 
@@ -144,6 +145,15 @@ class IFNet(nn.Module):
         self.block2 = IFBlock(8 + 4, BLOCK_CHANNELS[2])
         self.block3 = IFBlock(8 + 4, BLOCK_CHANNELS[3])
         self.scales = FLOW_SCALES
+        self.pad_multiple = PAD_MULTIPLE
+
+    def set_scale(self, scale: float) -> None:
+        """Practical-RIFE's ``--scale``: run every block at ``1 / scale`` its usual resolution (0.5 for 4K
+        footage, whose motion is large in pixels); inputs are then padded to ``128 / scale``."""
+        if scale not in INFERENCE_SCALES:
+            raise ValueError(f"RIFE scale must be one of {INFERENCE_SCALES} (Practical-RIFE's), got {scale}")
+        self.scales = tuple(s / scale for s in FLOW_SCALES)
+        self.pad_multiple = max(PAD_MULTIPLE, int(PAD_MULTIPLE / scale))
 
     @property
     def blocks(self) -> tuple[IFBlock, IFBlock, IFBlock, IFBlock]:
@@ -188,10 +198,10 @@ class IFNet(nn.Module):
         """
         _check_image_pair(img0, img1)
         height, width = img0.shape[-2:]
-        if height % PAD_MULTIPLE or width % PAD_MULTIPLE:
+        if height % self.pad_multiple or width % self.pad_multiple:
             raise ValueError(
-                f"predict needs H and W multiples of {PAD_MULTIPLE}, got {height}x{width}; use forward() "
-                "for any size"
+                f"predict needs H and W multiples of {self.pad_multiple}, got {height}x{width}; "
+                "use forward() for any size"
             )
         column = _timestep_column(timestep, img0)
         timestep_map = column.expand(-1, 1, height, width)
@@ -230,7 +240,10 @@ class IFNet(nn.Module):
             "mask": weight0,
             "warped0": warped0,
             "warped1": warped1,
-            "restarted": torch.full((img0.shape[0],), restarted, dtype=torch.bool, device=img0.device),
+            # ones / zeros rather than torch.full(..., bool), which torch.jit.trace cannot record
+            "restarted": (torch.ones if restarted else torch.zeros)(
+                img0.shape[0], dtype=torch.bool, device=img0.device
+            ),
         }
 
     @staticmethod
@@ -263,15 +276,18 @@ class IFNet(nn.Module):
             groups.append((indices, outputs))
         return _merge_batch_groups(groups, img0.shape[0])
 
-    def forward(self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5) -> Tensor:
+    def forward(
+        self, img0: Tensor, img1: Tensor, timestep: float | Tensor = 0.5, allow_restart: bool | None = None
+    ) -> Tensor:
         """Frame at ``timestep`` between ``img0`` and ``img1``, both ``(B, 3, H, W)`` in [0, 1], any H, W.
 
         Inputs are zero-padded right and bottom to multiples of ``PAD_MULTIPLE`` (as the reference
-        inference does) and the result is cropped back to ``(B, 3, H, W)``.
+        inference does) and the result is cropped back to ``(B, 3, H, W)``. ``allow_restart``: as in
+        :meth:`predict` (an exported graph has no data-dependent branch, so export passes False).
         """
         _check_image_pair(img0, img1)
         height, width = img0.shape[-2:]
-        padding = (0, -width % PAD_MULTIPLE, 0, -height % PAD_MULTIPLE)
+        padding = (0, -width % self.pad_multiple, 0, -height % self.pad_multiple)
         if any(padding):
             img0, img1 = F.pad(img0, padding), F.pad(img1, padding)
-        return self.predict(img0, img1, timestep)["frame"][..., :height, :width]
+        return self.predict(img0, img1, timestep, allow_restart)["frame"][..., :height, :width]

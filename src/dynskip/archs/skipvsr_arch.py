@@ -25,7 +25,8 @@ densely at or above the engine's calibrated cut-over (:mod:`dynskip.skip.fallbac
 always runs the tile path. Reported MACs come from :func:`dynskip.skip.cost.residual_skip_macs`.
 
 Report maps: ``mask/backward_trunk`` and ``mask/forward_trunk``, ``(B, 1, gh, gw)``, the mean keep
-mask over the groups at the clip's last frame.
+mask over the groups at the clip's last frame; ``frames/backward_trunk`` and ``frames/forward_trunk``,
+``(B * T, 1, gh, gw)`` (sample-major), the same at every frame (``--save-masks`` draws them).
 """
 
 from __future__ import annotations
@@ -211,7 +212,11 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self._frame_active = lr.new_zeros(t)
         self._frame_dense = lr.new_zeros(t)
         self._state = {"lr": lr}
+        self._frame_masks: dict[str, dict[int, Tensor]] = {}
         out = super().forward(lr)
+        for trunk_name, per_frame in self._frame_masks.items():
+            stacked = torch.stack([per_frame[i] for i in sorted(per_frame)], 1)  # (B, T, 1, gh, gw)
+            self.recorder.add_map(f"frames/{trunk_name}", stacked.flatten(0, 1))
         if self.execution_mode != "dense":
             self.frame_density = (self._frame_active / self._frame_dense.clamp_min(1e-12)).detach()
         self._state = {}
@@ -444,8 +449,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
             )
         if pending is not None:
             feat = feat + flow_warp(pending, flow)
+        mean_mask = masks.detach().mean(1, keepdim=True)
+        self._frame_masks.setdefault(trunk_name, {})[frame_index] = mean_mask
         if frame_index == self._state["lr"].shape[1] - 1:
-            self.recorder.add_map(f"mask/{trunk_name}", masks.detach().mean(1, keepdim=True))
+            self.recorder.add_map(f"mask/{trunk_name}", mean_mask)
         # Per-frame accounting (cost-weighted over groups = plain mean, groups cost the same).
         frac = masks.detach().mean()
         self._frame_active[frame_index] += frac

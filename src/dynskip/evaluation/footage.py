@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from rich.progress import Progress
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from dynskip.data.degrade import bi_degrade
+from dynskip.data.degrade import degrade
 from dynskip.data.video import read_video
 from dynskip.metrics.psnr import psnr
 from dynskip.metrics.ssim import ssim
@@ -49,18 +50,20 @@ def load_frames(video: str | Path, frames: int | None, start: int) -> Tensor:
 
 
 @torch.inference_mode()
-def vsr_workload(model: nn.Module, gt: Tensor, device: str, scale: int = 4) -> Workload:
+def vsr_workload(
+    model: nn.Module, gt: Tensor, device: str, scale: int = 4, degradation: str = "bi"
+) -> Workload:
     h, w = (gt.shape[-2] // scale) * scale, (gt.shape[-1] // scale) * scale
     gt = gt[..., :h, :w]
-    lq = bi_degrade(gt, scale=scale).to(device)[None]  # (1, T, 3, h/4, w/4), uint8 levels
+    lq = degrade(gt, degradation, scale=scale).to(device)[None]  # (1, T, 3, h/4, w/4), uint8 levels
 
     def run() -> Tensor:
         work.reports.clear()
-        out = model(lq)[0].clamp(0, 1).cpu()
+        out = model(lq)[0].float().clamp(0, 1).cpu()  # float: autocast may return half precision
         _collect(model, work.reports)
         return out
 
-    work = Workload(run, gt, f"BI x{scale} of {tuple(gt.shape)}")
+    work = Workload(run, gt, f"{degradation.upper()} x{scale} of {tuple(gt.shape)}")
     return work
 
 
@@ -78,7 +81,7 @@ def vfi_workload(model: nn.Module, frames: Tensor, device: str) -> Workload:
         for k in range(len(idx)):  # batch 1 per pair: the latency a user sees frame by frame
             outs.append(model(img0[k : k + 1], img1[k : k + 1], 0.5))
             _collect(model, work.reports)
-        return torch.cat(outs).clamp(0, 1).cpu()
+        return torch.cat(outs).float().clamp(0, 1).cpu()
 
     work = Workload(run, frames[idx], f"{len(idx)} odd frames from their neighbours")
     return work
@@ -131,6 +134,20 @@ def skip_fields(reports: list) -> dict:
     }
 
 
+_PRECISION_NAMES = {None: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
+def _under_autocast(ctx: Callable, device: str, dtype: torch.dtype) -> Callable:
+    """``ctx`` (a mode's context factory) entered together with autocast to ``dtype`` on ``device``."""
+
+    @contextlib.contextmanager
+    def both():
+        with ctx(), torch.autocast(torch.device(device).type, dtype=dtype):
+            yield
+
+    return both
+
+
 def _check_task(task: str) -> None:
     if task not in ("vsr", "vfi"):
         raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
@@ -145,6 +162,7 @@ def evaluate_footage(
     device: str = "cpu",
     compare_dense: bool = False,
     repeats: int = 3,
+    **options: object,
 ) -> dict:
     """Quality, seconds per output frame and GMACs per output frame of ``model`` on ``video``.
 
@@ -152,10 +170,52 @@ def evaluate_footage(
     unit active, or, when the model names one (``model.dense_reference()``, e.g. a SkipVSR whose backbone
     was fine-tuned: the official BasicVSR it started from), that model. Both are timed in one process,
     interleaved, and ``speedup`` / ``psnr_drop`` / ``macs_saved_fraction`` compare the two.
+    ``options`` are :func:`evaluate_clip`'s (``degradation``, ``autocast``).
     """
     _check_task(task)  # before reading the video
     clip = load_frames(video, frames, start)
-    return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats)
+    return evaluate_clip(model, task, clip, str(video), device, compare_dense, repeats, **options)
+
+
+def _dense_modes(
+    model: nn.Module, make: Callable[[nn.Module], Workload], work: Workload, device: str
+) -> tuple[dict[str, tuple[Workload, Callable]], object]:
+    """The eager dense baseline as a mode, and what it is (None: the model itself, every unit on)."""
+    reference = getattr(model, "dense_reference", None)
+    if reference is None:
+        return {"dense": (work, lambda: execution_mode(model, "dense"))}, None
+    dense_model = reference().eval().to(device)
+    if torch.device(device).type == "cuda":  # as load_model prepares the model under test
+        dense_model = dense_model.to(memory_format=torch.channels_last)
+    return {"dense": (make(dense_model), contextlib.nullcontext)}, reference
+
+
+def _compiled_dense(model: nn.Module, reference: object, device: str, backend: str) -> nn.Module:
+    """``torch.compile`` of the dense baseline: the model itself (dense models), the network named by
+    ``dense_reference``, or the skipping model with every unit on."""
+    from dynskip.evaluation.loading import _DenseMode
+
+    if not isinstance(model, SkippingModel):
+        dense = model
+    elif reference is not None:
+        dense = reference().eval().to(device)
+    else:
+        dense = _DenseMode(model)
+    return torch.compile(dense, backend=backend)
+
+
+def _with_progress(modes: dict, progress: Progress, task_id: int) -> dict:
+    """``modes`` whose workloads advance the progress bar by one on every pass."""
+
+    def counted(work: Workload) -> Workload:
+        def run() -> Tensor:
+            out = work.run()
+            progress.advance(task_id)
+            return out
+
+        return Workload(run, work.targets, work.inputs_desc, work.reports)
+
+    return {name: (counted(w), ctx) for name, (w, ctx) in modes.items()}
 
 
 def evaluate_clip(
@@ -166,45 +226,56 @@ def evaluate_clip(
     device: str = "cpu",
     compare_dense: bool = False,
     repeats: int = 3,
+    degradation: str = "bi",
+    autocast: torch.dtype | None = None,
+    compile_backend: str | None = None,
 ) -> dict:
-    """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them."""
+    """:func:`evaluate_footage` on frames ``clip`` ``(T, 3, H, W)`` in [0, 1]; ``source`` names them.
+
+    ``degradation`` (VSR): ``bi`` or ``bd`` x4. ``autocast``: run (and time) every model under autocast
+    to this dtype; ``fp32_psnr`` and ``psnr_drop_vs_fp32`` then report what the precision cost.
+    ``compile_backend``: also time the dense baseline under ``torch.compile`` (``compiled_dense``,
+    ``speedup_vs_compiled``), so a speed-up also stands against a compiled model.
+    """
     _check_task(task)
     if clip.dim() != 4 or clip.shape[1] != 3:
         raise ValueError(f"clip must be (T, 3, H, W) frames, got {tuple(clip.shape)} from {source}")
-    make = vsr_workload if task == "vsr" else vfi_workload
-    work = make(model, clip, device)
+
+    def make(net: nn.Module) -> Workload:
+        if task == "vsr":
+            return vsr_workload(net, clip, device, degradation=degradation)
+        return vfi_workload(net, clip, device)
+
+    work = make(model)
     n_out = work.targets.shape[0]
     is_skip = isinstance(model, SkippingModel)
     if compare_dense and not is_skip:
         raise ValueError("--compare-dense needs a skipping model (one implementing SkippingModel)")
 
     modes: dict[str, tuple[Workload, Callable]] = {"model": (work, contextlib.nullcontext)}
-    reference = getattr(model, "dense_reference", None) if compare_dense else None
-    if compare_dense and reference is None:
-        modes["dense"] = (work, lambda: execution_mode(model, "dense"))
-    elif compare_dense:
-        dense_model = reference().eval().to(device)
-        if torch.device(device).type == "cuda":  # as load_model prepares the model under test
-            dense_model = dense_model.to(memory_format=torch.channels_last)
-        modes["dense"] = (make(dense_model, clip, device), contextlib.nullcontext)
+    reference = None
+    if compare_dense:
+        dense_modes, reference = _dense_modes(model, make, work, device)
+        modes.update(dense_modes)
+    if compile_backend is not None:
+        compiled = _compiled_dense(model, reference, device, compile_backend)
+        modes["compiled_dense"] = (make(compiled), contextlib.nullcontext)
 
-    results: dict[str, dict] = {}
-    for name, (mode_work, ctx) in modes.items():
-        with ctx():
-            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
-            scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
-            results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
-            if name == "model":
-                results[name].update(skip_fields(mode_work.reports))
+    fp32 = {}
+    if autocast is not None:  # the reference pass, before autocast wraps every mode
+        with torch.inference_mode():
+            fp32 = {"fp32_psnr": quality(work.run(), work.targets, SSIM_PROTOCOL[task])["psnr"]}
+        modes = {name: (w, _under_autocast(ctx, device, autocast)) for name, (w, ctx) in modes.items()}
 
-    def timed(mode_work: Workload, ctx) -> Callable[[], object]:
-        def call() -> object:
-            with ctx(), torch.inference_mode():
-                return mode_work.run()
-
-        return call
-
-    seconds = interleaved_median({n: timed(*m) for n, m in modes.items()}, repeats=repeats, device=device)
+    # Passes: a counted one per mode (+ SkipVSR's calibration pass), then warm-up and timed repeats.
+    passes = len(modes) * (2 + repeats) + int(is_skip)
+    with Progress(transient=True) as progress:
+        bar = progress.add_task(f"evaluate {Path(source).name}", total=passes)
+        modes = _with_progress(modes, progress, bar)
+        results = _score_modes(modes, task, n_out, is_skip)
+        seconds = interleaved_median(
+            {n: _timed(*m) for n, m in modes.items()}, repeats=repeats, device=device
+        )
     out = {
         "task": task,
         "video": source,
@@ -212,11 +283,14 @@ def evaluate_clip(
         "inputs": work.inputs_desc,
         "device": device,
         "ssim_protocol": SSIM_PROTOCOL[task],
+        "precision": _PRECISION_NAMES[autocast],
         "params": sum(p.numel() for p in model.parameters()),
         "threads": torch.get_num_threads(),
         **results["model"],
         "seconds_per_frame": seconds["model"] / n_out,
     }
+    if fp32:
+        out.update(fp32, psnr_drop_vs_fp32=fp32["fp32_psnr"] - out["psnr"])
     if compare_dense:
         dense = {
             **results["dense"],
@@ -227,4 +301,38 @@ def evaluate_clip(
         out["speedup"] = seconds["dense"] / seconds["model"]
         out["psnr_drop"] = dense["psnr"] - out["psnr"]
         out["macs_saved_fraction"] = 1.0 - out["gmacs_per_frame"] / dense["gmacs_per_frame"]
+    if compile_backend is not None:
+        out["compiled_dense"] = {
+            **results["compiled_dense"],
+            "seconds_per_frame": seconds["compiled_dense"] / n_out,
+            "backend": compile_backend,
+        }
+        out["speedup_vs_compiled"] = seconds["compiled_dense"] / seconds["model"]
     return out
+
+
+def _score_modes(modes: dict, task: str, n_out: int, is_skip: bool) -> dict[str, dict]:
+    """Quality of every mode, and the GMACs it counts (not under ``torch.compile``: the counter
+    would see the compiled graph's kernels, not the model's convolutions)."""
+    results: dict[str, dict] = {}
+    for name, (mode_work, ctx) in modes.items():
+        with ctx():
+            if name == "compiled_dense":
+                with torch.inference_mode():
+                    pred = mode_work.run()
+                results[name] = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
+                continue
+            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
+            scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
+            results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
+            if name == "model":
+                results[name].update(skip_fields(mode_work.reports))
+    return results
+
+
+def _timed(mode_work: Workload, ctx: Callable) -> Callable[[], object]:
+    def call() -> object:
+        with ctx(), torch.inference_mode():
+            return mode_work.run()
+
+    return call

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from dynskip.data.io import to_uint8_hwc, uint8_to_tensor
 from dynskip.data.video import VideoWriter, iter_video_frames, probe_video
+from dynskip.evaluation.scenes import DEFAULT_SCENE_THRESHOLD, is_scene_cut
 
 # Frame folders have no frame rate; their output plays at this one.
 DEFAULT_FPS = 30.0
@@ -61,18 +62,25 @@ def upscale_video(
     chunk: int = 30,
     overlap: int = 5,
     overwrite: bool = False,
+    fps: float | None = None,
+    on_output: Callable[[Tensor, int], None] | None = None,
 ) -> int:
-    """Super-resolve ``src`` into ``dst``; returns the number of frames written."""
-    total, fps, _ = probe_video(src)
+    """Super-resolve ``src`` into ``dst`` (at ``fps``, default the source's); returns the frames written.
+
+    ``on_output(frames, first)`` sees each window's kept outputs, ``first`` their index in the window.
+    """
+    total, source_fps, _ = probe_video(src)
     written = 0
     with (
-        VideoWriter(dst, fps=fps or DEFAULT_FPS, overwrite=overwrite) as writer,
+        VideoWriter(dst, fps=fps or source_fps or DEFAULT_FPS, overwrite=overwrite) as writer,
         Progress(transient=True) as progress,
     ):
         bar = progress.add_task(f"upscale {Path(src).name}", total=total)
         for window, keep_from, keep_to in overlapping_windows(iter_video_frames(src), chunk, overlap):
             lq = torch.stack([_to_tensor(f, device) for f in window])[None]
             out = model(lq)[0, keep_from:keep_to]
+            if on_output is not None:
+                on_output(out, keep_from)
             for frame in out:
                 writer.write(to_uint8_hwc(frame))
             written += out.shape[0]
@@ -88,23 +96,39 @@ def interpolate_video(
     factor: int = 2,
     device: str = "cpu",
     overwrite: bool = False,
+    fps: float | None = None,
+    scene_threshold: float = DEFAULT_SCENE_THRESHOLD,
+    scene_cuts: list[int] | None = None,
+    on_output: Callable[[Tensor, int], None] | None = None,
 ) -> int:
-    """Insert ``factor - 1`` frames between every pair of ``src``; ``dst`` plays at ``factor`` x fps."""
+    """Insert ``factor - 1`` frames between every pair of ``src``; ``dst`` plays at ``factor`` x fps
+    (or ``fps``).
+
+    Across a scene cut (:func:`~dynskip.evaluation.scenes.is_scene_cut` at ``scene_threshold``, 0: off)
+    the earlier frame is repeated instead of blending two shots; the index of each frame that starts a
+    new shot is appended to ``scene_cuts``. ``on_output(frame, 0)`` sees every frame the model made.
+    """
     if factor < 2:
         raise ValueError(f"factor must be >= 2, got {factor}")
-    total, fps, _ = probe_video(src)
+    total, source_fps, _ = probe_video(src)
     written = 0
     previous: Tensor | None = None
     with (
-        VideoWriter(dst, fps=(fps or DEFAULT_FPS) * factor, overwrite=overwrite) as writer,
+        VideoWriter(dst, fps=fps or (source_fps or DEFAULT_FPS) * factor, overwrite=overwrite) as writer,
         Progress(transient=True) as progress,
     ):
         bar = progress.add_task(f"interpolate {Path(src).name}", total=total)
-        for frame in iter_video_frames(src):
+        for index, frame in enumerate(iter_video_frames(src)):
             current = _to_tensor(frame, device)[None]
             if previous is not None:
+                cut = is_scene_cut(previous, current, scene_threshold)
+                if cut and scene_cuts is not None:
+                    scene_cuts.append(index)
                 for k in range(1, factor):
-                    writer.write(to_uint8_hwc(model(previous, current, k / factor)[0]))
+                    middle = previous if cut else model(previous, current, k / factor)
+                    if on_output is not None and not cut:
+                        on_output(middle, 0)
+                    writer.write(to_uint8_hwc(middle[0]))
                     written += 1
             writer.write(frame)
             written += 1

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from rich.progress import Progress
 from torch import Tensor, nn
 
 from dynskip.skip.engine import masked_chain, residual_skip_chain
@@ -151,7 +152,8 @@ def run_engine_bench(
     bench = _Workload(workload, device, tile, seed, size, depth)
     gen = torch.Generator().manual_seed(seed)
     rows = []
-    with torch.no_grad():
+    with torch.no_grad(), Progress(transient=True) as progress:
+        bar = progress.add_task(f"bench {workload}", total=len(fractions) * (repeats + 1))
         for fraction in fractions:
             masks = bench.masks(fraction, gen)
             runs = {"dense": bench.dense, "sparse": lambda m=masks: bench.engine(m, "sparse")}
@@ -160,6 +162,7 @@ def run_engine_bench(
             for _ in range(repeats + 1):  # the first round warms up (allocator, oneDNN primitives)
                 for name, fn in runs.items():
                     times[name].append(_timed(fn, device, timer))
+                progress.advance(bar)
             rows.append(_row(fraction, {name: t[1:] for name, t in times.items()}))
     return rows
 
