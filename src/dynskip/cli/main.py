@@ -32,6 +32,26 @@ def _fractions(text: str) -> tuple[float, ...]:
     return values
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _gib(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a number of GiB, got {text!r}") from err
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 GiB, got {value}")
+    return int(value * 1024**3)
+
+
 def _model_arg(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with a YAML value (``1``, ``0.5``, ``true``, ``[2, 3]``, text)."""
     import yaml
@@ -49,12 +69,20 @@ def _model_arg(text: str) -> tuple[str, object]:
         ) from err
 
 
-def write_json(data: object, path: str | Path | None) -> None:
-    if path is None:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+def write_json(data: object, path: str | Path | None, overwrite: bool = False) -> None:
+    """Write ``data`` atomically; an existing file is replaced only with ``overwrite``."""
+    from dynskip.utils.atomic import atomic_write_text
+
+    if path is not None:
+        atomic_write_text(path, json.dumps(data, indent=2), overwrite=overwrite)
+
+
+def _check_json(args: argparse.Namespace, inputs: tuple = ()) -> None:
+    """Refuse ``--json`` over an input or an existing file (without ``--overwrite``) before any work."""
+    from dynskip.utils.atomic import check_output
+
+    if args.json is not None:
+        check_output(args.json, folder=False, overwrite=args.overwrite, inputs=inputs)
 
 
 def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None) -> None:
@@ -76,17 +104,42 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
         help="a constructor argument of the model (repeatable), e.g. active_halo_tiles=1",
     )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument(
+        "--allow-random-weights",
+        action="store_true",
+        help="run a model that has no trained weights (results are marked weights: random)",
+    )
+
+
+def _add_memory_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-memory",
+        type=_gib,
+        default=None,
+        metavar="GIB",
+        help="refuse runs estimated above this memory (default: half of this machine's RAM)",
+    )
 
 
 def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
     """The model named by the ``_add_model_args`` options, and the fields naming it in a result."""
-    from dynskip.evaluation.loading import default_weights, load_model
+    from dynskip.evaluation.loading import RANDOM_WEIGHTS, default_weights, load_model
     from dynskip.skip.protocol import SkippingModel
 
     if args.weights is None and args.ckpt is None:
         args.weights = default_weights(args.model)
     model_args = dict(args.model_arg)
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
+    model = load_model(
+        args.model,
+        args.weights,
+        args.ckpt,
+        args.device,
+        args.threshold,
+        model_args,
+        args.allow_random_weights,
+    )
+    if args.weights is None and args.ckpt is None:
+        args.weights = RANDOM_WEIGHTS
     # The threshold the model runs at (its default, --threshold or --model-arg threshold=...).
     threshold = model.threshold if isinstance(model, SkippingModel) else None
     named = {"model": args.model, "weights": args.weights, "ckpt": args.ckpt, "threshold": threshold}
@@ -95,8 +148,11 @@ def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
 
 def cmd_evaluate(args: argparse.Namespace) -> dict:
     from dynskip.evaluation.footage import evaluate_footage
+    from dynskip.evaluation.preflight import check_evaluate_memory
     from dynskip.evaluation.report import print_results
 
+    _check_json(args, inputs=(args.video,))
+    check_evaluate_memory(args.model, args.task, args.video, args.frames, args.start, args.max_memory)
     model, named = _load_model(args)
     result = evaluate_footage(
         model,
@@ -110,17 +166,21 @@ def cmd_evaluate(args: argparse.Namespace) -> dict:
     )
     result = {**named, **result}
     print_results([result], title=f"{args.model} on {Path(args.video).name}")
-    write_json(result, args.json)
+    write_json(result, args.json, args.overwrite)
     return result
 
 
 def cmd_video(args: argparse.Namespace) -> None:
     """``upscale`` / ``interpolate``: the model's own video-in, video-out routine."""
+    from dynskip.data.video import check_video_output
     from dynskip.evaluation import streaming
+    from dynskip.evaluation.preflight import check_video_memory
 
+    check_video_output(args.output, args.overwrite, inputs=(args.input,))
+    check_video_memory(args, args.max_memory)
     model, _ = _load_model(args)
     if args.command == "upscale":
-        options = {"chunk": args.chunk, "overlap": args.overlap}
+        options = {"chunk": args.chunk, "overlap": args.overlap, "tile": args.tile}
         run = streaming.upscale_video
     else:
         options = {"factor": args.factor}
@@ -137,6 +197,7 @@ def cmd_bench_model(args: argparse.Namespace) -> dict:
 
     if args.frames < 3:
         raise ValueError(f"--frames must be at least 3, got {args.frames}")
+    _check_json(args)
     model, named = _load_model(args)
     clips = SyntheticClips("vfi", 1, args.size, seed=7, max_speed=args.speed, texture=args.texture)
     clip = clips.render(0, [float(t) for t in range(args.frames)])
@@ -146,16 +207,17 @@ def cmd_bench_model(args: argparse.Namespace) -> dict:
     )
     result = {**named, **result}
     print_results([result], title=f"bench: {args.model} on {source}")
-    write_json(result, args.json)
+    write_json(result, args.json, args.overwrite)
     return result
 
 
 def cmd_flops(args: argparse.Namespace) -> dict:
     from dynskip.flops import flops_report
 
+    _check_json(args)
     report = flops_report(args.model, size=args.size, frames=args.frames)
     print(json.dumps(report, indent=2))
-    write_json(report, args.json)
+    write_json(report, args.json, args.overwrite)
     return report
 
 
@@ -163,6 +225,7 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
     from dynskip.evaluation.report import print_rows
     from dynskip.skip.bench import DEFAULT_TILE, run_engine_bench, write_bench_json
 
+    _check_json(args)
     tile = args.tile or DEFAULT_TILE[args.workload]
     rows = run_engine_bench(
         workload=args.workload,
@@ -178,7 +241,7 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
     if args.json:
         meta = {"workload": args.workload, "device": args.device, "tile": tile, "clock": args.clock}
         meta.update({"size": args.size, "depth": args.depth})
-        write_bench_json(rows, args.json, meta)
+        write_bench_json(rows, args.json, meta, overwrite=args.overwrite)
     return rows
 
 
@@ -206,6 +269,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         quality=args.quality or QUALITY_KEYS,
         cost=args.cost or COST_KEYS,
         speed=args.speed or SPEED_KEYS,
+        overwrite=args.overwrite,
     )
     ok = sum(job.ok for job in report.jobs)
     best = report.best.name if report.best else None
@@ -225,11 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=["vsr", "vfi"])
     _add_model_args(p)
     p.add_argument("--video", required=True, help="video file or frame folder")
-    p.add_argument("--frames", type=int, default=None, help="number of frames (default: all)")
+    p.add_argument("--frames", type=_at_least_one, default=None, help="number of frames (default: all)")
     p.add_argument("--start", type=int, default=0, help="first frame")
     p.add_argument("--compare-dense", action="store_true", help="also run all units active; report speedup")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
     p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    _add_memory_limit(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("upscale", help="super-resolve a video x4")
@@ -238,7 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p, default_model="basicvsr")
     p.add_argument("--chunk", type=int, default=30, help="frames produced per recurrent window")
     p.add_argument("--overlap", type=int, default=5, help="context frames on each side of a window")
+    p.add_argument(
+        "--tile", type=_at_least_one, default=None, help="process frames in tiles of this many LR pixels"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_memory_limit(p)
     p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("interpolate", help="raise a video's frame rate")
@@ -247,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p, default_model="rife")
     p.add_argument("--factor", type=int, default=2)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_memory_limit(p)
     p.set_defaults(func=cmd_video)
 
     p = sub.add_parser("flops", help="params, dense GMACs and what each prunable unit can save")
@@ -254,6 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=None, help="input HxW (VSR: LR size)")
     p.add_argument("--frames", type=int, default=None, help="frames per clip (VSR)")
     p.add_argument("--json", default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.set_defaults(func=cmd_flops)
 
     p = sub.add_parser("bench", help="benchmarks")
@@ -273,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wall time, or one-thread CPU time (robust on a shared machine)",
     )
     q.add_argument("--json", default=None)
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     q.set_defaults(func=cmd_bench)
     q = bench.add_parser(
         "model", help="a skipping model vs its dense baseline on a synthetic clip (allowed footage)"
@@ -285,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--speed", type=float, default=4.0, help="largest motion, pixels per frame")
     q.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
     q.add_argument("--json", default=None)
+    q.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     q.set_defaults(func=cmd_bench_model)
 
     p = sub.add_parser("models", help="list registered models and their built-in weights")
@@ -302,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", default=None, help="key to maximise (default: test/psnr|val/psnr)")
     p.add_argument("--cost", default=None, help="key to minimise (default: val/skip/gmacs_actual)")
     p.add_argument("--speed", default=None, help="speed-up key (default: val/latency/speedup)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -1,0 +1,65 @@
+"""Memory checks the ``dynskip`` commands run before loading a model: header reads only, no decoding."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from dynskip.data.video import probe_video
+from dynskip.evaluation.memory import (
+    check_memory,
+    estimate_bytes,
+    frames_bytes,
+    interpolate_remedy,
+    upscale_remedy,
+)
+from dynskip.evaluation.tiling import DEFAULT_TILE_OVERLAP
+
+VSR_SCALE = 4
+# VFI models pad frames to a multiple of this (RIFE: 128; the others less), and run on the padded size.
+VFI_PAD = 128
+
+
+def _padded(size: tuple[int, int], multiple: int) -> tuple[int, int]:
+    return (-(-size[0] // multiple) * multiple, -(-size[1] // multiple) * multiple)
+
+
+def check_video_memory(args: argparse.Namespace, limit: int | None) -> int:
+    """``upscale`` / ``interpolate``: the estimate for one window (or tile) of ``args.input``."""
+    info = probe_video(args.input)
+    if args.command == "upscale":
+        window = min(info.frames, args.chunk + 2 * args.overlap + 1)
+        size = info.size
+        if args.tile:
+            side = args.tile + 2 * DEFAULT_TILE_OVERLAP
+            size = (min(side, size[0]), min(side, size[1]))
+        # The window's x4 output frames stay alongside the pass.
+        hr = (info.size[0] * VSR_SCALE, info.size[1] * VSR_SCALE)
+        estimate = estimate_bytes(args.model, size, window) + frames_bytes(window, hr)
+        remedy = upscale_remedy()
+    else:
+        estimate = estimate_bytes(args.model, _padded(info.size, VFI_PAD)) + frames_bytes(3, info.size)
+        remedy = interpolate_remedy()
+    what = f"{args.command} of {Path(args.input).name} ({info.size[0]}x{info.size[1]}) with {args.model}"
+    check_memory(estimate, limit, what, remedy)
+    return estimate
+
+
+def check_evaluate_memory(
+    model: str, task: str, video: str | Path, frames: int | None, start: int, limit: int | None
+) -> int:
+    """``evaluate``: the whole clip is held (inputs, targets, predictions) and VSR runs it in one pass."""
+    info = probe_video(video)
+    count = max(1, (info.frames - start) if frames is None else frames)
+    height, width = info.size
+    if task == "vsr":
+        lr = (height // VSR_SCALE, width // VSR_SCALE)
+        # Clip, targets and predictions at full size are held while the model runs.
+        estimate = estimate_bytes(model, lr, frames_per_pass=count) + frames_bytes(3 * count, info.size)
+        remedy = "Evaluate fewer frames (--frames) or a smaller crop of the video."
+    else:
+        estimate = estimate_bytes(model, _padded(info.size, VFI_PAD)) + frames_bytes(3 * count, info.size)
+        remedy = f"Evaluate fewer frames (--frames). {interpolate_remedy()}"
+    what = f"evaluate {model} on {count} frames of {Path(video).name} ({height}x{width})"
+    check_memory(estimate, limit, what, remedy)
+    return estimate
