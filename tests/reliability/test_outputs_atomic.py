@@ -82,25 +82,35 @@ def test_a_corrupt_input_mid_stream_leaves_no_playable_partial_video(tmp_path):
     assert not out.exists() and leftovers(tmp_path) == []
 
 
+class _UnhandledTerm(Exception):
+    """What SIGTERM raises when dynskip installed no handler of its own."""
+
+
 def test_sigterm_mid_run_removes_the_temporary(tmp_path, monkeypatch):
-    """In process: the model sends SIGTERM to its own process after the first window."""
+    """In process: SIGTERM arrives while the third output frame is converted."""
     src, out = tiny_video(tmp_path / "in.mp4", frames=8), tmp_path / "out.mp4"
     from dynskip.evaluation import streaming
 
-    real = streaming.tiled_vsr_forward
-    calls = {"n": 0}
+    def unhandled(signum: int, frame: object) -> None:
+        raise _UnhandledTerm  # stands in for the default action (death) without killing pytest
 
-    def forward_then_terminate(model, lq, tile, *args: object):
+    real, calls = streaming.to_uint8_hwc, {"n": 0}
+
+    def convert_then_terminate(frame):
         calls["n"] += 1
-        if calls["n"] == 2:
+        if calls["n"] == 3:
             os.kill(os.getpid(), signal.SIGTERM)
-        return real(model, lq, tile, *args)
+        return real(frame)
 
-    monkeypatch.setattr(streaming, "tiled_vsr_forward", forward_then_terminate)
-    with pytest.raises(KeyboardInterrupt, match="signal 15"):
-        main(["upscale", str(src), str(out), "--chunk", "2", "--overlap", "0", "--tile", "64"])
-    assert calls["n"] == 2 and not out.exists() and leftovers(tmp_path) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    monkeypatch.setattr(streaming, "to_uint8_hwc", convert_then_terminate)
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="signal 15"):
+            main(["upscale", str(src), str(out), "--chunk", "2", "--overlap", "0"])
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # dynskip put the handler back
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert calls["n"] == 3 and not out.exists() and leftovers(tmp_path) == []
 
 
 def test_a_failed_json_write_keeps_the_old_file(tmp_path, monkeypatch):
@@ -134,11 +144,12 @@ def test_a_report_failing_half_way_leaves_no_folder(tmp_path, monkeypatch):
     assert not (tmp_path / "report").exists() and leftovers(tmp_path) == []
 
 
-def _wait_for_temporary(folder: Path, proc, timeout: float = 120.0) -> None:
+def _wait_for_output(folder: Path, proc, timeout: float = 120.0) -> None:
+    """Until the output (under any name) has begun, and a second more."""
     import time
 
     deadline = time.monotonic() + timeout
-    while not leftovers(folder):
+    while len(list(folder.iterdir())) < 2:  # the input, then the output
         assert proc.poll() is None, f"upscale ended (rc {proc.returncode}) before its output began"
         assert time.monotonic() < deadline, "upscale never began its output"
         time.sleep(0.05)
@@ -157,7 +168,7 @@ def test_a_signal_during_upscale_leaves_nothing_under_the_final_name(tmp_path, s
            "--overlap", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ)
     try:
-        _wait_for_temporary(tmp_path, proc)
+        _wait_for_output(tmp_path, proc)
         assert proc.poll() is None, "upscale finished before the signal: make the clip longer"
         proc.send_signal(sig)
         proc.wait(timeout=60)

@@ -1,4 +1,5 @@
-"""Memory checks the ``dynskip`` commands run before loading a model: header reads only, no decoding."""
+"""Memory checks the ``dynskip`` commands run before loading a model, from the input's probe (a video header,
+or the first image of a frame folder): nothing is decoded beyond that."""
 
 from __future__ import annotations
 
