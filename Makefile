@@ -33,10 +33,10 @@ test-slow: $(STAMP)
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadfile -m slow
 
 bench: $(STAMP)
-	$(VENV)/bin/dynskip bench engine --workload basicvsr-trunk --json results/bench/engine_basicvsr_trunk.json
-	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder --json results/bench/engine_ugsp_decoder.json
-	$(VENV)/bin/dynskip bench model --task vfi --model ugsp-rife --size 720x1280 --frames 5 --json results/bench/model_ugsp_rife_720p.json
-	$(VENV)/bin/dynskip bench model --task vsr --model skipvsr --size 272x640 --frames 10 --json results/bench/model_skipvsr_272x640.json
+	$(VENV)/bin/dynskip bench engine --workload basicvsr-trunk --json results/bench/engine_basicvsr_trunk.json --overwrite
+	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder --json results/bench/engine_ugsp_decoder.json --overwrite
+	$(VENV)/bin/dynskip bench model --task vfi --model ugsp-rife --size 720x1280 --frames 5 --json results/bench/model_ugsp_rife_720p.json --overwrite
+	$(VENV)/bin/dynskip bench model --task vsr --model skipvsr --size 272x640 --frames 10 --json results/bench/model_skipvsr_272x640.json --overwrite
 
 sweep: $(STAMP)
 	bash experiments/sweep_carphone.sh
