@@ -34,7 +34,10 @@ def weights_label(cfg: DictConfig) -> str | None:
     try:
         refuse_random_weights(name, weights, cfg.get("ckpt_path"), HYDRA_REMEDY)
     except RandomWeightsError:
-        if not cfg.get("allow_random_weights", False):
+        allow = cfg.get("allow_random_weights", False)
+        if not isinstance(allow, bool):  # "no" would read as true
+            raise TypeError(f"allow_random_weights must be true or false, got {allow!r}") from None
+        if not allow:
             raise
         return RANDOM_WEIGHTS
     return None

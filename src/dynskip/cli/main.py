@@ -174,10 +174,13 @@ def cmd_video(args: argparse.Namespace) -> None:
     """``upscale`` / ``interpolate``: the model's own video-in, video-out routine."""
     from dynskip.data.video import check_video_output
     from dynskip.evaluation import streaming
-    from dynskip.evaluation.preflight import check_video_memory
+    from dynskip.evaluation.preflight import check_interpolate_memory, check_upscale_memory
 
     check_video_output(args.output, args.overwrite, inputs=(args.input,))
-    check_video_memory(args, args.max_memory)
+    if args.command == "upscale":
+        check_upscale_memory(args.model, args.input, args.chunk, args.overlap, args.tile, args.max_memory)
+    else:
+        check_interpolate_memory(args.model, args.input, args.max_memory)
     model, _ = _load_model(args)
     if args.command == "upscale":
         options = {"chunk": args.chunk, "overlap": args.overlap, "tile": args.tile}

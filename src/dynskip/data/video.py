@@ -290,5 +290,5 @@ class VideoWriter:
                 self.close()
             else:
                 self.discard()
-        finally:
-            self._output.__exit__(None, None, None)
+        finally:  # the output is committed or discarded by now; this puts the SIGTERM handler back
+            self._output.__exit__(exc_type, exc, tb)

@@ -3,7 +3,6 @@ or the first image of a frame folder): nothing is decoded beyond that."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from dynskip.data.video import probe_video
@@ -25,24 +24,30 @@ def _padded(size: tuple[int, int], multiple: int) -> tuple[int, int]:
     return (-(-size[0] // multiple) * multiple, -(-size[1] // multiple) * multiple)
 
 
-def check_video_memory(args: argparse.Namespace, limit: int | None) -> int:
-    """``upscale`` / ``interpolate``: the estimate for one window (or tile) of ``args.input``."""
-    info = probe_video(args.input)
-    if args.command == "upscale":
-        window = min(info.frames, args.chunk + 2 * args.overlap + 1)
-        size = info.size
-        if args.tile:
-            side = args.tile + 2 * DEFAULT_TILE_OVERLAP
-            size = (min(side, size[0]), min(side, size[1]))
-        # The window's x4 output frames stay alongside the pass.
-        hr = (info.size[0] * VSR_SCALE, info.size[1] * VSR_SCALE)
-        estimate = estimate_bytes(args.model, size, window) + frames_bytes(window, hr)
-        remedy = upscale_remedy()
-    else:
-        estimate = estimate_bytes(args.model, _padded(info.size, VFI_PAD)) + frames_bytes(3, info.size)
-        remedy = interpolate_remedy()
-    what = f"{args.command} of {Path(args.input).name} ({info.size[0]}x{info.size[1]}) with {args.model}"
-    check_memory(estimate, limit, what, remedy)
+def check_upscale_memory(
+    model: str, src: str | Path, chunk: int, overlap: int, tile: int | None, limit: int | None
+) -> int:
+    """``upscale``: the estimate for one recurrent window (of one tile with ``tile``) of ``src``."""
+    info = probe_video(src)
+    window = min(info.frames, chunk + 2 * overlap + 1)
+    size = info.size
+    if tile:
+        side = tile + 2 * DEFAULT_TILE_OVERLAP
+        size = (min(side, size[0]), min(side, size[1]))
+    # The window's x4 output frames stay alongside the pass.
+    hr = (info.size[0] * VSR_SCALE, info.size[1] * VSR_SCALE)
+    estimate = estimate_bytes(model, size, window) + frames_bytes(window, hr)
+    what = f"upscale of {Path(src).name} ({info.size[0]}x{info.size[1]}) with {model}"
+    check_memory(estimate, limit, what, upscale_remedy())
+    return estimate
+
+
+def check_interpolate_memory(model: str, src: str | Path, limit: int | None) -> int:
+    """``interpolate``: one frame pair at the padded size the model runs at."""
+    info = probe_video(src)
+    estimate = estimate_bytes(model, _padded(info.size, VFI_PAD)) + frames_bytes(3, info.size)
+    what = f"interpolate of {Path(src).name} ({info.size[0]}x{info.size[1]}) with {model}"
+    check_memory(estimate, limit, what, interpolate_remedy())
     return estimate
 
 

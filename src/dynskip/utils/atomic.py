@@ -227,6 +227,7 @@ class AtomicOutput:
                 (self.final / name).unlink()
         _write_manifest(self.final, new)
         self.temp.rmdir()
+        _fsync_path(self.final)
 
     def discard(self) -> None:
         """Remove the temporary (and folders created for it); the final name is untouched."""
