@@ -50,7 +50,7 @@ def test_full_disk_while_writing_frames_leaves_the_earlier_output_as_it_was(tmp_
 
 
 def test_full_disk_while_muxing_a_video_leaves_nothing(tmp_path, monkeypatch):
-    src, out = tiny_video(tmp_path / "in.mp4", frames=40, size=(32, 32)), tmp_path / "out.mp4"
+    src, out = tiny_video(tmp_path / "in.mp4", frames=12), tmp_path / "out.mp4"
     real_open = VideoWriter._open_video
 
     class FillingDisk:
@@ -68,7 +68,7 @@ def test_full_disk_while_muxing_a_video_leaves_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(VideoWriter, "_open_video", open_then_fill)
     with pytest.raises(OSError, match="No space left"):
-        main(["upscale", str(src), str(out), "--chunk", "8", "--overlap", "0"])
+        main(["upscale", str(src), str(out), "--chunk", "6", "--overlap", "0"])
     assert not out.exists() and leftovers(tmp_path) == []
 
 
