@@ -123,9 +123,12 @@ def _missing_parents(path: Path) -> list[Path]:
 class _TerminateAsInterrupt:
     """While active (main thread only), SIGTERM raises ``KeyboardInterrupt`` so cleanup code runs."""
 
+    def __init__(self) -> None:
+        self._installed = False
+
     def __enter__(self) -> None:
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
+        self._installed = threading.current_thread() is threading.main_thread()
+        if self._installed:
             self._previous = signal.signal(signal.SIGTERM, self._raise)
 
     @staticmethod
@@ -133,8 +136,9 @@ class _TerminateAsInterrupt:
         raise KeyboardInterrupt(f"terminated by signal {signum}")
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        if self._installed:  # a handler set outside Python reads as None: restore the default then
+            signal.signal(signal.SIGTERM, self._previous if self._previous is not None else signal.SIG_DFL)
+            self._installed = False
 
 
 class AtomicOutput:
@@ -220,6 +224,8 @@ class AtomicOutput:
         for name in new:  # a file dynskip did not write is never replaced
             if (self.final / name).exists() and name not in ours:
                 raise FileExistsError(f"{self.final / name} was not written by dynskip; left as it is")
+        # Listed before they move in, so an interruption never leaves a dynskip file unlisted.
+        _write_manifest(self.final, sorted(ours | set(new)))
         for name in new:
             os.replace(self.temp / name, self.final / name)
         for name in sorted(ours - set(new)):  # stale frames of a longer earlier run
