@@ -176,7 +176,26 @@ def test_a_signal_during_upscale_leaves_nothing_under_the_final_name(tmp_path, s
         proc.kill()
     assert proc.returncode != 0
     assert not out.exists()
-    if sig != signal.SIGKILL:  # a killed process cannot clean up; its temporary is hidden, never final
-        assert leftovers(tmp_path) == []
     with pytest.raises(av.FFmpegError):  # nor is anything under the final name playable
         av.open(str(out))
+    if sig == signal.SIGKILL:  # a killed process cannot clean up: the next run for that output does
+        assert len(leftovers(tmp_path)) == 1
+        main(["upscale", str(tiny_video(tmp_path / "short.mp4", frames=2)), str(out)])
+        assert out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_a_dead_runs_temporary_is_removed_and_a_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from dynskip.utils.atomic import AtomicOutput
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True)
+    stale = tmp_path / f".out.dynskip-tmp-{int(dead.stdout)}-abc.mp4"
+    live = tmp_path / f".out.dynskip-tmp-{os.getppid()}-def.mp4"  # pytest's parent: alive
+    stale.write_bytes(b"half a video")
+    live.write_bytes(b"another run, still writing")
+    with AtomicOutput(tmp_path / "out.mp4", folder=False) as output:
+        output.temp.write_bytes(b"whole")
+    assert not stale.exists() and live.exists() and (tmp_path / "out.mp4").read_bytes() == b"whole"

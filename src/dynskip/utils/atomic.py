@@ -3,7 +3,8 @@
 An output (video, frame folder, JSON, picture, report folder) is written under a hidden temporary name
 in its destination folder, fsynced, and renamed to its final name only when complete. On any error,
 Ctrl-C or SIGTERM the temporary is removed and the final name is untouched; after SIGKILL only the
-hidden temporary (``.NAME.dynskip-tmp-*``) can remain. A folder output records what it wrote in
+hidden temporary (``.NAME.dynskip-tmp-PID-*``) remains, and the next run writing that output removes it.
+A folder output records what it wrote in
 ``.dynskip-manifest.json``; replacing it (``overwrite=True``, ``--overwrite`` on the command line)
 removes only those files, never anything else in the folder.
 """
@@ -11,6 +12,7 @@ removes only those files, never anything else in the folder.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import re
@@ -141,6 +143,36 @@ class _TerminateAsInterrupt:
             self._installed = False
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: Path, base: str) -> list[Path]:
+    """Remove ``folder/BASE<pid>-*`` temporaries whose process is gone (``kill -9``); returns them.
+
+    A live process's temporary (another run writing the same output) is left alone.
+    """
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.glob(f"{glob.escape(base)}*"):
+        pid = path.name[len(base) :].split("-", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 class AtomicOutput:
     """A file or folder built at ``self.temp`` beside ``final`` and renamed to ``final`` by :meth:`commit`.
 
@@ -160,7 +192,9 @@ class AtomicOutput:
         else:
             _check_file_destination(self.final, overwrite)
         self._created_parents = _missing_parents(self.final)
-        prefix = f".{self.final.stem if not folder else self.final.name}.dynskip-tmp-"
+        base = f".{self.final.stem if not folder else self.final.name}.dynskip-tmp-"
+        remove_stale_temporaries(self.final.parent, base)
+        prefix = f"{base}{os.getpid()}-"
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             if folder:
