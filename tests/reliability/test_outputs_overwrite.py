@@ -25,7 +25,7 @@ def _upscale(src: Path, dst: Path, *extra: str) -> None:
     main(["upscale", str(src), str(dst), "--chunk", "4", "--overlap", "1", *extra])
 
 
-def test_overwrite_replaces_dynskips_frames_and_spares_the_users_files(tmp_path):
+def test_overwrite_replaces_dynskips_frames_and_spares_the_users_files(tmp_path, caplog):
     out = tmp_path / "out"
     _upscale(tiny_video(tmp_path / "long.mp4", frames=5), out)
     assert len(read_manifest(out)) == 5
@@ -39,6 +39,7 @@ def test_overwrite_replaces_dynskips_frames_and_spares_the_users_files(tmp_path)
     assert frames == ["00000000.png", "00000001.png", "00000002.png"]  # no stale frame of the 5-frame run
     assert read_manifest(out) == frames
     assert leftovers(tmp_path) == []
+    assert "keeps 2 files dynskip did not write (holiday.png, notes.txt)" in caplog.text
 
 
 def test_a_folder_of_the_users_pictures_is_not_written_into_without_overwrite(tmp_path):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+
+log = logging.getLogger(__name__)
 
 MANIFEST = ".dynskip-manifest.json"
 OVERWRITE_HINT = "pass --overwrite (overwrite=True) to replace it"
@@ -252,12 +255,24 @@ class AtomicOutput:
         if not self.final.exists():
             _write_manifest(self.temp, new)
             os.rename(self.temp, self.final)
-            return
-        old = read_manifest(self.final)
-        ours = set(old)
+        else:
+            self._merge_into_final(new)
+
+    def _merge_into_final(self, new: list[str]) -> None:
+        """Move ``new`` files into the existing final folder; remove what the earlier run listed only."""
+        ours = set(read_manifest(self.final))
         for name in new:  # a file dynskip did not write is never replaced
             if (self.final / name).exists() and name not in ours:
                 raise FileExistsError(f"{self.final / name} was not written by dynskip; left as it is")
+        theirs = sorted(p.name for p in self.final.iterdir() if p.name != MANIFEST and p.name not in ours)
+        if theirs:
+            log.warning(
+                "output folder %s keeps %d files dynskip did not write (%s); read as a video, the folder "
+                "mixes them with the new frames",
+                self.final,
+                len(theirs),
+                ", ".join(theirs[:5]),
+            )
         # Listed before they move in, so an interruption never leaves a dynskip file unlisted.
         _write_manifest(self.final, sorted(ours | set(new)))
         for name in new:
