@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -99,3 +100,22 @@ def test_an_unwritable_output_folder_fails_before_the_model_loads(tmp_path, monk
     with pytest.raises(PermissionError, match=rf"cannot write output {out}"):
         _upscale(src, out)
     assert not out.exists()
+
+
+def test_a_report_is_replaced_only_with_overwrite_and_only_its_own_files(tmp_path):
+    sweep = tmp_path / "sweep"
+    for i, psnr in enumerate((30.0, 31.0)):
+        job = sweep / str(i)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(f"- model.budget={0.3 + i / 10}\n")
+        (job / "metrics.json").write_text(json.dumps({"val/psnr": psnr, "val/skip/gmacs_actual": 1.0 + i}))
+    main(["report", str(sweep)])
+    report = sweep / "report"
+    (report / "my_notes.md").write_text("mine")
+    before = snapshot(report)
+    with pytest.raises(FileExistsError, match=r"report already holds files .*--overwrite"):
+        main(["report", str(sweep)])
+    assert snapshot(report) == before
+    main(["report", str(sweep), "--overwrite"])
+    assert (report / "my_notes.md").read_text() == "mine" and (report / "report.md").is_file()
+    assert "my_notes.md" not in read_manifest(report)
