@@ -170,11 +170,11 @@ def test_folder_writer_is_lossless_and_readable_as_a_video(tmp_path, carphone_he
             writer.write(frame)
         with pytest.raises(ValueError, match="frame 4"):
             writer.write(carphone_head[0, :10])
-    assert sorted(p.name for p in out.iterdir())[0] == "00000000.png"
+    assert sorted(p.name for p in out.glob("*.png"))[0] == "00000000.png"
     info = probe_video(out)
     assert info == (4, None, (144, 176))
     assert np.array_equal(read_video(out, start=1, count=2), carphone_head[1:3])
-    with pytest.raises(FileExistsError, match="already holds frames"):
+    with pytest.raises(FileExistsError, match="already holds files"):
         VideoWriter(out)
     with VideoWriter(out, overwrite=True) as writer:
         writer.write(carphone_head[0])

@@ -21,6 +21,7 @@ from dynskip.evaluation.footage import evaluate_footage, load_frames, vfi_worklo
 from dynskip.evaluation.loading import load_model
 from dynskip.evaluation.report import print_results, results_markdown
 from dynskip.models import list_models
+from dynskip.utils.atomic import atomic_write_text
 from dynskip.utils.images import make_row, save_png
 
 
@@ -88,7 +89,8 @@ def run_demo(out: Path, frames: int = 30, train_steps: int = 20) -> list[dict]:
         task_rows = [r for r in rows if r["task"] == task]
         print_results(task_rows, title=title)
         tables.append(results_markdown(task_rows, title=title))
-    (out / "results.json").write_text(json.dumps(rows, indent=2))
-    (out / "results.md").write_text("\n".join(tables))
+    # The demo folder is the demo's own: each `make run` refreshes it (atomically, file by file).
+    atomic_write_text(out / "results.json", json.dumps(rows, indent=2), overwrite=True)
+    atomic_write_text(out / "results.md", "\n".join(tables), overwrite=True)
     print(f"results: {out / 'results.json'}; pictures: {sorted(str(p) for p in out.glob('*.png'))}")
     return rows

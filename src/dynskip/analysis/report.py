@@ -6,6 +6,7 @@ needs no logger and works on a sweep copied from a cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import statistics
@@ -16,6 +17,7 @@ from pathlib import Path
 from dynskip.analysis.jobs import COST_KEYS, QUALITY_KEYS, SPEED_KEYS, Job, load_sweep, varying_overrides
 from dynskip.analysis.pareto import pareto_front
 from dynskip.analysis.plots import Panel, image_gallery, pareto_figure
+from dynskip.utils.atomic import AtomicOutput, check_output
 
 log = logging.getLogger(__name__)
 
@@ -217,14 +219,36 @@ def write_report(
     quality: str | Sequence[str] = QUALITY_KEYS,
     cost: str | Sequence[str] = COST_KEYS,
     speed: str | Sequence[str] = SPEED_KEYS,
+    overwrite: bool = False,
 ) -> Report:
     """Write ``pareto.png``, ``report.md``, ``mask_gallery.png`` and ``summary.json`` into ``out_dir``
     (default ``<sweep_dir>/report``). ``quality`` / ``cost`` / ``speed`` are ``metrics.json`` keys, or
-    lists of keys of which the first that some job reports is used."""
+    lists of keys of which the first that some job reports is used.
+
+    The folder appears whole or not at all (``dynskip.utils.atomic``); an earlier report in ``out_dir``
+    is replaced only with ``overwrite``, and then only the files it wrote."""
     sweep_dir = Path(sweep_dir)
     out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out, folder=True, overwrite=overwrite)  # before reading the sweep
     jobs = [j for j in load_sweep(sweep_dir) if out not in j.path.parents and j.path != out]
+    with AtomicOutput(out, folder=True, overwrite=overwrite) as output:
+        report = _write_report_files(jobs, sweep_dir, output.temp, quality, cost, speed)
+    # The files were written under the temporary folder; name them where they now are.
+    moved = {f: None if getattr(report, f) is None else out / getattr(report, f).name for f in _PATH_FIELDS}
+    return dataclasses.replace(report, **moved)
+
+
+_PATH_FIELDS = ("table", "pareto", "gallery", "summary")
+
+
+def _write_report_files(
+    jobs: list[Job],
+    sweep_dir: Path,
+    out: Path,
+    quality: str | Sequence[str],
+    cost: str | Sequence[str],
+    speed: str | Sequence[str],
+) -> Report:
     ok = [j for j in jobs if j.ok]
     q_key, c_key, s_key = resolve_key(ok, quality), resolve_key(ok, cost), resolve_key(ok, speed)
     front_cost = _front(ok, q_key, c_key, maximize_other=False)

@@ -49,6 +49,26 @@ def _fractions(text: str) -> tuple[float, ...]:
     return values
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from err
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _gib(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"must be a number of GiB, got {text!r}") from err
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0 GiB, got {value}")
+    return int(value * 1024**3)
+
+
 def _model_arg(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with a YAML value (``1``, ``0.5``, ``true``, ``[2, 3]``, text)."""
     import yaml
@@ -72,12 +92,22 @@ def print_summary(command: str, done: str, seconds: float, output: object) -> No
     print(f"{command}: {done} in {seconds:.1f} s -> {output or 'no file written'}", file=sys.stderr)
 
 
-def write_json(data: object, path: str | Path | None) -> None:
-    if path is None:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2))
+def write_json(data: object, path: str | Path | None, overwrite: bool = False) -> None:
+    """Write ``data`` atomically; an existing file is replaced only with ``overwrite``."""
+    from dynskip.utils.atomic import atomic_write_text
+
+    if path is not None:
+        atomic_write_text(path, json.dumps(data, indent=2), overwrite=overwrite)
+
+
+def _check_json(args: argparse.Namespace, inputs: tuple = ()) -> None:
+    """Refuse a JSON output (``-o`` / ``--json PATH``) over an input or an existing file (without
+    ``--overwrite``) before any work."""
+    from dynskip.utils.atomic import check_output
+
+    for path in (getattr(args, "out", None), _json_file(args)):
+        if path is not None:
+            check_output(path, folder=False, overwrite=getattr(args, "overwrite", False), inputs=inputs)
 
 
 def _json_path(text: str) -> str:
@@ -105,9 +135,10 @@ def _add_output_args(p: argparse.ArgumentParser, out_help: str = "write the JSON
 
 def emit(result: object, args: argparse.Namespace, out: str | Path | None = None) -> None:
     """Write ``result`` to ``out`` and to ``--json PATH``; a bare ``--json`` prints it on stdout."""
-    write_json(result, out)
+    overwrite = getattr(args, "overwrite", False)
+    write_json(result, out, overwrite)
     if isinstance(args.json, str):
-        write_json(result, args.json)
+        write_json(result, args.json, overwrite)
     elif args.json:
         print(json.dumps(result, indent=2))
 
@@ -146,6 +177,21 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
             help=f"run the model under {what} autocast",
         )
     p.set_defaults(precision="fp32")
+    p.add_argument(
+        "--allow-random-weights",
+        action="store_true",
+        help="run a model that has no trained weights (results are marked weights: random)",
+    )
+
+
+def _add_memory_limit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-memory",
+        type=_gib,
+        default=None,
+        metavar="GIB",
+        help="refuse runs estimated above this memory (default: half of this machine's RAM)",
+    )
 
 
 def _add_device_arg(p: argparse.ArgumentParser) -> None:
@@ -154,13 +200,23 @@ def _add_device_arg(p: argparse.ArgumentParser) -> None:
 
 def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
     """The model named by the ``_add_model_args`` options, and the fields naming it in a result."""
-    from dynskip.evaluation.loading import default_weights, load_model
+    from dynskip.evaluation.loading import RANDOM_WEIGHTS, default_weights, load_model
     from dynskip.skip.protocol import SkippingModel
 
     if args.weights is None and args.ckpt is None:
         args.weights = default_weights(args.model)
     model_args = dict(args.model_arg)
-    model = load_model(args.model, args.weights, args.ckpt, args.device, args.threshold, model_args)
+    model = load_model(
+        args.model,
+        args.weights,
+        args.ckpt,
+        args.device,
+        args.threshold,
+        model_args,
+        args.allow_random_weights,
+    )
+    if args.weights is None and args.ckpt is None:
+        args.weights = RANDOM_WEIGHTS
     # The threshold the model runs at (its default, --threshold or --model-arg threshold=...).
     threshold = model.threshold if isinstance(model, SkippingModel) else None
     named = {"model": args.model, "weights": args.weights, "ckpt": args.ckpt, "threshold": threshold}
@@ -169,6 +225,7 @@ def _load_model(args: argparse.Namespace) -> tuple[object, dict]:
 
 def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
     from dynskip.evaluation.footage import evaluate_footage
+    from dynskip.evaluation.preflight import check_evaluate_memory
     from dynskip.evaluation.report import print_results
 
     if args.video is not None:
@@ -178,6 +235,9 @@ def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
     if args.save_masks is not None and len(inputs) > 1:
         raise CLIError(f"--save-masks writes one video; {len(inputs)} inputs were given")
     task = resolve_task(args.model, args.task, "evaluate")
+    _check_json(args, inputs=tuple(inputs))
+    for video in inputs:
+        check_evaluate_memory(args.model, task, video, args.frames, args.start, args.max_memory)
     model, named = _load_model(args)
     if args.save_masks is not None:
         _save_evaluation_masks(args, model, task, inputs[0])
@@ -258,20 +318,32 @@ def _video_jobs(args: argparse.Namespace, suffix: str) -> list[tuple[Path, Path]
 
 
 def cmd_video(args: argparse.Namespace) -> list[dict]:
-    """``upscale`` / ``interpolate``: the model's own video-in, video-out routine, input by input."""
+    """``upscale`` / ``interpolate``: the model's own video-in, video-out routine, input by input.
+
+    Every output is checked (not an input, replaceable, writable) and every input's memory estimated
+    before the model loads."""
     from dynskip.cli.options import require_task
+    from dynskip.data.video import check_video_output
     from dynskip.evaluation import streaming
+    from dynskip.evaluation.preflight import check_interpolate_memory, check_upscale_memory
 
     if args.command == "upscale":
         require_task(args.model, "upscale", "vsr")
         jobs = _video_jobs(args, "x4")
-        options = {"chunk": args.chunk, "overlap": args.overlap}
+        options = {"chunk": args.chunk, "overlap": args.overlap, "tile": args.tile}
         run = streaming.upscale_video
     else:
         require_task(args.model, "interpolate", "vfi")
         jobs = _video_jobs(args, f"{args.factor}x")
         options = {"factor": args.factor}
         run = streaming.interpolate_video
+    sources = tuple(source for source, _ in jobs)
+    for source, target in jobs:
+        check_video_output(target, args.overwrite, inputs=sources)
+        if args.command == "upscale":
+            check_upscale_memory(args.model, source, args.chunk, args.overlap, args.tile, args.max_memory)
+        else:
+            check_interpolate_memory(args.model, source, args.max_memory)
     model, named = _load_model(args)
     summaries = [{**named, **_video_job(args, model, run, options, *job)} for job in jobs]
     emit(summaries[0] if len(summaries) == 1 else summaries, args)
@@ -310,6 +382,7 @@ def cmd_bench_model(args: argparse.Namespace) -> dict:
     if args.frames < 3:
         raise CLIError(f"--frames must be at least 3, got {args.frames}")
     task = resolve_task(args.model, args.task, "bench model")
+    _check_json(args)
     model, named = _load_model(args)
     start = time.perf_counter()
     # --size is the model's input frame size; a VSR clip is rendered at x4 and BI-degraded to it.
@@ -331,6 +404,7 @@ def cmd_bench_model(args: argparse.Namespace) -> dict:
 def cmd_flops(args: argparse.Namespace) -> dict:
     from dynskip.flops import flops_report
 
+    _check_json(args)
     report = flops_report(args.model, size=args.size, frames=args.frames)
     if wants_table(args):
         print(json.dumps(report, indent=2))
@@ -342,6 +416,7 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
     from dynskip.evaluation.report import print_rows
     from dynskip.skip.bench import DEFAULT_TILE, run_engine_bench, write_bench_json
 
+    _check_json(args)
     tile = args.tile or DEFAULT_TILE[args.workload]
     start = time.perf_counter()
     rows = run_engine_bench(
@@ -361,7 +436,7 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
     meta.update({"size": args.size, "depth": args.depth})
     for path in (args.out, args.json if isinstance(args.json, str) else None):
         if path is not None:
-            write_bench_json(rows, path, meta)
+            write_bench_json(rows, path, meta, overwrite=args.overwrite)
     if args.json is True:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
     output = args.out or _json_file(args)
@@ -418,6 +493,7 @@ def cmd_report(args: argparse.Namespace) -> None:
         quality=args.quality or QUALITY_KEYS,
         cost=args.cost or COST_KEYS,
         speed=args.speed or SPEED_KEYS,
+        overwrite=args.overwrite,
     )
     ok = sum(job.ok for job in report.jobs)
     best = report.best.name if report.best else None
@@ -434,12 +510,10 @@ def cmd_footage(args: argparse.Namespace) -> None:
     from dynskip.data import footage_info
 
     if args.footage == "list":
+        _check_json(args)
         rows = footage_info.list_footage()
         if wants_table(args):
             print(footage_info.format_footage(rows))
-        for target in (args.out, args.json if isinstance(args.json, str) else None):
-            if target is not None and Path(target).exists() and not args.overwrite:
-                raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
         emit(rows, args, args.out)
         return
     if args.out is None:
@@ -488,7 +562,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--video", default=None, help="deprecated: pass the video as an input")
     _add_task_arg(p)
     _add_model_args(p)
-    p.add_argument("--frames", type=int, default=None, help="number of frames (default: all)")
+    p.add_argument("--frames", type=_at_least_one, default=None, help="number of frames (default: all)")
     p.add_argument("--start", type=int, default=0, help="first frame")
     p.add_argument("--compare-dense", action="store_true", help="also run all units active; report speedup")
     p.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
@@ -503,6 +577,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend for --compile")
     add_save_masks_option(p)
     _add_output_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing JSON output")
+    _add_memory_limit(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -516,6 +592,7 @@ def _add_video_command(sub, name: str, help_text: str, default_model: str) -> ar
     )
     _add_model_args(p, default_model=default_model)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_memory_limit(p)
     add_video_options(p, name)
     p.set_defaults(func=cmd_video)
     return p
@@ -541,6 +618,7 @@ def _add_bench(sub) -> None:
         help="wall time, or one-thread CPU time (robust on a shared machine)",
     )
     _add_output_args(q)
+    q.add_argument("--overwrite", action="store_true", help="replace an existing JSON output")
     q.set_defaults(func=cmd_bench)
     q = _add_subcommand(bench, "model", "a skipping model vs its dense baseline on a synthetic clip")
     _add_task_arg(q)
@@ -551,6 +629,7 @@ def _add_bench(sub) -> None:
     q.add_argument("--speed", type=float, default=4.0, help="largest motion, pixels per frame")
     q.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
     _add_output_args(q)
+    q.add_argument("--overwrite", action="store_true", help="replace an existing JSON output")
     q.set_defaults(func=cmd_bench_model)
 
 
@@ -581,6 +660,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add_video_command(sub, "upscale", "super-resolve a video x4", "basicvsr")
     p.add_argument("--chunk", type=int, default=30, help="frames produced per recurrent window")
     p.add_argument("--overlap", type=int, default=5, help="context frames on each side of a window")
+    p.add_argument(
+        "--tile", type=_at_least_one, default=None, help="process frames in tiles of this many LR pixels"
+    )
     p = _add_video_command(sub, "interpolate", "raise a video's frame rate", "rife")
     p.add_argument("--factor", type=int, default=2, help="output frames per input frame")
 
@@ -589,6 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=None, help="input frame HxW (default: the task's)")
     p.add_argument("--frames", type=int, default=None, help="frames per clip (VSR; default: the task's)")
     _add_output_args(p)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing JSON output")
     p.set_defaults(func=cmd_flops)
 
     _add_bench(sub)
@@ -610,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quality", default=None, help="key to maximise (default: test/psnr|val/psnr)")
     p.add_argument("--cost", default=None, help="key to minimise (default: val/skip/gmacs_actual)")
     p.add_argument("--speed", default=None, help="speed-up key (default: val/latency/speedup)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier report in --out")
     p.set_defaults(func=cmd_report)
 
     _add_footage(sub)

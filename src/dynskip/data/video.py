@@ -8,7 +8,7 @@ codec and container, and the clips this project handles are short.
 
 from __future__ import annotations
 
-import shutil
+import re
 import warnings
 from collections.abc import Iterator
 from fractions import Fraction
@@ -22,6 +22,7 @@ from torch import Tensor
 
 from dynskip.data.errors import CorruptDataError, DamagedVideoWarning, MissingDataError, TruncatedVideoError
 from dynskip.data.io import IMAGE_SUFFIXES, list_frames, read_image_uint8, to_uint8_hwc, write_image
+from dynskip.utils.atomic import AtomicOutput, check_output
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm", ".y4m"})
 # The writer encodes H.264 (or MPEG-4): containers that hold it. WebM takes VP8/VP9/AV1 only and
@@ -29,6 +30,10 @@ VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v", ".webm", ".y
 WRITABLE_VIDEO_SUFFIXES = frozenset({".mp4", ".mkv", ".mov", ".avi", ".m4v"})
 # Tried in order; mpeg4 is in every FFmpeg build, libx264 gives far better quality per byte.
 _CODECS = ("libx264", "mpeg4")
+# Names the folder writer gives its frames; a folder output never writes over such a file it did not write.
+FRAME_NAME = re.compile(r"\d{8}\.png")
+# Picture and animation formats: a path ending so is a mistake, not the name of a frame folder.
+_NOT_A_FOLDER_SUFFIXES = IMAGE_SUFFIXES | {".gif", ".apng", ".avif", ".heic"}
 
 
 class VideoInfo(NamedTuple):
@@ -230,13 +235,39 @@ def read_video(path: str | Path, start: int = 0, count: int | None = None) -> np
     return np.stack(list(iter_video_frames(path, start, count)))
 
 
+def writes_folder(path: str | Path) -> bool:
+    """Whether :class:`VideoWriter` writes ``path`` as a PNG folder (else a video file); raises
+    ``ValueError`` for names it cannot write (read-only containers, picture formats such as ``.gif``)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in _NOT_A_FOLDER_SUFFIXES:
+        raise ValueError(
+            f"cannot write {path}: {suffix} is a picture format, not a video; use one of "
+            f"{sorted(WRITABLE_VIDEO_SUFFIXES)} or a folder name (no suffix) for PNG frames"
+        )
+    if suffix in VIDEO_SUFFIXES and suffix not in WRITABLE_VIDEO_SUFFIXES:
+        raise ValueError(
+            f"cannot write {path}: {suffix} videos are read only here (the writer encodes H.264); "
+            f"use one of {sorted(WRITABLE_VIDEO_SUFFIXES)} or a folder of PNG frames"
+        )
+    return suffix not in VIDEO_SUFFIXES
+
+
+def check_video_output(path: str | Path, overwrite: bool = False, inputs: tuple = ()) -> None:
+    """What :class:`VideoWriter` would refuse, checked before any work: a bad name, an existing output
+    without ``overwrite``, an output that is one of ``inputs``, an unwritable folder."""
+    check_output(path, folder=writes_folder(path), overwrite=overwrite, inputs=inputs, claims=FRAME_NAME)
+
+
 class VideoWriter:
     """Write uint8 RGB frames to a video file (PyAV) or, when ``path`` has no video suffix, a PNG folder.
 
     Video: libx264 (yuv420p, or yuv444p for odd frame sizes, which 4:2:0 cannot hold) at ``crf``, with
     mpeg4 as the fallback for FFmpeg builds without x264. Lossy: use a folder for exact output.
-    Folder: frames ``00000000.png, 00000001.png, ...`` as in REDS. An existing output is an error
-    unless ``overwrite=True`` (old frames are then removed, so no stale frame survives a shorter run).
+    Folder: frames ``00000000.png, 00000001.png, ...`` as in REDS. The output is written under a
+    temporary name and appears under ``path`` only when :meth:`close` succeeds (``dynskip.utils.atomic``);
+    an exception inside ``with`` leaves ``path`` untouched. An existing output is an error unless
+    ``overwrite=True``; a folder then loses only the frames an earlier dynskip run wrote there.
 
     Usage::
 
@@ -253,40 +284,12 @@ class VideoWriter:
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         self.crf = crf
-        suffix = self.path.suffix.lower()
-        self.is_folder = suffix not in VIDEO_SUFFIXES
-        if not self.is_folder and suffix not in WRITABLE_VIDEO_SUFFIXES:
-            raise ValueError(
-                f"cannot write {self.path}: {suffix} videos are read only here (the writer encodes H.264); "
-                f"use one of {sorted(WRITABLE_VIDEO_SUFFIXES)} or a folder of PNG frames"
-            )
+        self.is_folder = writes_folder(self.path)
         self.frames_written = 0
         self._container: av.container.OutputContainer | None = None
         self._stream = None
         self._size: tuple[int, ...] | None = None
-        self._prepare_destination(overwrite)
-
-    def _prepare_destination(self, overwrite: bool) -> None:
-        if self.is_folder:
-            if self.path.is_file():
-                raise FileExistsError(f"output folder {self.path} is an existing file")
-            old_frames = (
-                [p for p in self.path.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES]
-                if self.path.is_dir()
-                else []
-            )
-            if old_frames and not overwrite:
-                # A shorter new output would otherwise mix with the old frames.
-                raise FileExistsError(f"output folder {self.path} already holds frames; pass overwrite=True")
-            for old in old_frames:
-                old.unlink()
-            self.path.mkdir(parents=True, exist_ok=True)
-        else:
-            if self.path.exists() and not overwrite:
-                raise FileExistsError(f"output video {self.path} exists; pass overwrite=True")
-            if self.path.is_dir():
-                shutil.rmtree(self.path)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._output = AtomicOutput(self.path, folder=self.is_folder, overwrite=overwrite, claims=FRAME_NAME)
 
     def _open_video(self, height: int, width: int) -> None:
         odd = height % 2 or width % 2
@@ -295,7 +298,7 @@ class VideoWriter:
             if codec == "mpeg4" and odd:
                 errors.append("mpeg4: needs an even frame size")
                 continue
-            container = av.open(str(self.path), "w", options={"movflags": "faststart"})
+            container = av.open(str(self._output.temp), "w", options={"movflags": "faststart"})
             try:
                 stream = container.add_stream(codec, rate=Fraction(self.fps).limit_denominator(1001))
                 stream.width, stream.height = width, height
@@ -325,7 +328,7 @@ class VideoWriter:
                 f"frame {self.frames_written} for {self.path} is {array.shape}, expected {self._size}"
             )
         if self.is_folder:
-            write_image(self.path / f"{self.frames_written:08d}.png", array)
+            write_image(self._output.temp / f"{self.frames_written:08d}.png", array)
         else:
             video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
             for packet in self._stream.encode(video_frame):
@@ -333,6 +336,27 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self) -> None:
+        """Finish the file and move it to its final name (a video with no frame is not created)."""
+        try:
+            self._close_container()
+        except BaseException:
+            self._output.discard()
+            raise
+        if not self.is_folder and self.frames_written == 0:
+            self._output.discard()
+        else:
+            self._output.commit()
+
+    def discard(self) -> None:
+        """Abandon the output: the temporary is removed, ``path`` stays as it was."""
+        try:
+            self._close_container()
+        except (av.FFmpegError, OSError):
+            pass  # the file is being thrown away; its flush error adds nothing
+        finally:
+            self._output.discard()
+
+    def _close_container(self) -> None:
         if self._container is not None:
             try:
                 for packet in self._stream.encode():  # flush delayed frames
@@ -342,9 +366,16 @@ class VideoWriter:
                 self._container = None
 
     def __enter__(self) -> VideoWriter:
+        self._output.__enter__()  # SIGTERM now unwinds through __exit__, which removes the temporary
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        try:
+            if exc_type is None:
+                self.close()
+            else:
+                self.discard()
+        finally:  # the output is committed or discarded by now; this puts the SIGTERM handler back
+            self._output.__exit__(exc_type, exc, tb)

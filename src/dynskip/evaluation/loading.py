@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from dynskip.models import build_model, get_entry
-from dynskip.models.checkpoint import load_state_dict_strict, read_checkpoint
+from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
 from dynskip.skip.protocol import SkippingModel, execution_mode
 
 
@@ -16,6 +16,53 @@ def default_weights(name: str) -> str | None:
     """The first built-in weights of a model (its canonical pretrained release), if any."""
     pretrained = get_entry(name).pretrained
     return next(iter(pretrained), None)
+
+
+# What results name as their weights when the network was never trained (``--allow-random-weights``).
+RANDOM_WEIGHTS = "random"
+
+
+class RandomWeightsError(ValueError):
+    """Inference was asked of a model that has no trained weights."""
+
+
+CLI_REMEDY = (
+    "Pass --weights FILE or --ckpt FILE (a trained run), or --allow-random-weights to run it untrained"
+)
+
+
+def refuse_random_weights(
+    name: str, weights: str | None, ckpt: str | Path | None, remedy: str = CLI_REMEDY
+) -> None:
+    """Raise :class:`RandomWeightsError` unless ``weights``, ``ckpt`` or built-in weights give ``name``
+    trained parameters: a randomly initialised network's numbers look like results but are not."""
+    if weights is None and ckpt is None and default_weights(name) is None:
+        raise RandomWeightsError(
+            f"model '{name}' has no built-in weights and none were given: it would run with random "
+            f"parameters. {remedy} (every result is then marked weights: {RANDOM_WEIGHTS})"
+        )
+
+
+def _is_lightning_checkpoint(path: Path) -> bool:
+    try:
+        obj = read_checkpoint(path)
+    except (RuntimeError, CheckpointMismatchError):
+        return False
+    return "pytorch-lightning_version" in obj or (isinstance(obj.get("state_dict"), dict) and "epoch" in obj)
+
+
+def build_with_weights(name: str, weights: str | None, model_args: dict | None) -> nn.Module:
+    """``build_model``; a weights file that does not fit and is a Lightning checkpoint gets a --ckpt hint."""
+    try:
+        return build_model(name, weights=weights, **(model_args or {}))
+    except (CheckpointMismatchError, KeyError) as err:
+        path = Path(str(weights)).expanduser() if weights is not None else None
+        if path is not None and path.is_file() and _is_lightning_checkpoint(path):
+            raise CheckpointMismatchError(
+                f"{weights} is a Lightning checkpoint of a training run, not weights of '{name}': "
+                f"pass it as --ckpt {weights} ({str(err).splitlines()[0]})"
+            ) from err
+        raise
 
 
 def load_lightning_checkpoint(model: nn.Module, path: str | Path) -> None:
@@ -78,14 +125,18 @@ def load_model(
     device: str = "cpu",
     threshold: float | None = None,
     model_args: dict | None = None,
+    allow_random_weights: bool = False,
 ) -> nn.Module:
     """An eval-mode model on ``device``; skipping models run hard masks through the sparse engine.
 
-    ``model_args`` go to the model's constructor (e.g. ``{"active_halo_tiles": 1}`` for ugsp-rife).
+    ``model_args`` go to the model's constructor (e.g. ``{"active_halo_tiles": 1}`` for ugsp-rife). A
+    model with no trained weights is refused unless ``allow_random_weights``.
     """
+    if not allow_random_weights:
+        refuse_random_weights(name, weights, ckpt)
     if weights is None and ckpt is None:
         weights = default_weights(name)
-    model = build_model(name, weights=weights, **(model_args or {}))
+    model = build_with_weights(name, weights, model_args)
     if ckpt is not None:
         if isinstance(model, SkippingModel):
             model.dense_reference = _checkpoint_baseline(name, weights, ckpt, model_args)

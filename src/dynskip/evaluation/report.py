@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from dynskip.evaluation.loading import RANDOM_WEIGHTS
+
 _COLUMNS = [
     ("model", "model", "{}"),
     ("threshold", "thr", "{}"),
@@ -39,7 +41,11 @@ def _console() -> Console:
 
 
 def _result_columns(results: Sequence[dict]) -> list[tuple[str, str, str]]:
-    return [c for c in _COLUMNS if any(c[0] in r for r in results)]
+    cols = [c for c in _COLUMNS if any(c[0] in r for r in results)]
+    # An untrained network's numbers are not results: such rows say so in the table too.
+    if any(r.get("weights") == RANDOM_WEIGHTS for r in results):
+        cols.insert(1, ("weights", "weights", "{}"))
+    return cols
 
 
 def print_results(results: Sequence[dict], title: str = "") -> None:

@@ -13,6 +13,8 @@ from torch import Tensor, nn
 from dynskip.data.io import to_uint8_hwc, uint8_to_tensor
 from dynskip.data.video import VideoWriter, iter_video_frames, probe_video
 from dynskip.evaluation.scenes import DEFAULT_SCENE_THRESHOLD, is_scene_cut
+from dynskip.evaluation.tiling import tiled_vsr_forward
+from dynskip.utils.atomic import refuse_same_path
 
 # Frame folders have no frame rate; their output plays at this one.
 DEFAULT_FPS = 30.0
@@ -22,12 +24,21 @@ def _to_tensor(frame: np.ndarray, device: str) -> Tensor:
     return uint8_to_tensor(np.ascontiguousarray(frame)).to(device)
 
 
+# Recurrent VSR models need two frames per window (BasicVSR propagates along flows between neighbours).
+MIN_WINDOW_FRAMES = 2
+
+
 def overlapping_windows(
-    frames: Iterable[np.ndarray], chunk: int, overlap: int
+    frames: Iterable[np.ndarray], chunk: int, overlap: int, min_frames: int = MIN_WINDOW_FRAMES
 ) -> Iterator[tuple[list[np.ndarray], int, int]]:
     """Yield ``(window, keep_from, keep_to)``: each output frame is produced once, from a window with
     up to ``overlap`` frames of context on each side, so a recurrent model sees both directions
-    while memory stays bounded by ``chunk + 2 * overlap`` frames."""
+    while memory stays bounded by ``chunk + 2 * overlap + min_frames`` frames.
+
+    Every window holds at least ``min_frames`` frames (when the video has that many): a last window
+    that would be shorter merges into the one before it, and a window with too little context (``chunk
+    1, overlap 0``) borrows a neighbour as context.
+    """
     if chunk < 1 or overlap < 0:
         raise ValueError(f"chunk must be >= 1 and overlap >= 0, got chunk={chunk}, overlap={overlap}")
     it = iter(frames)
@@ -36,21 +47,35 @@ def overlapping_windows(
     start = 0  # first frame this window must output
     exhausted = False
     while True:
-        while not exhausted and base + len(buf) < start + chunk + overlap:
+        # Read far enough to know whether a too-short last window would follow this one.
+        while not exhausted and base + len(buf) < start + chunk + overlap + min_frames:
             try:
                 buf.append(next(it))
             except StopIteration:
                 exhausted = True
-        end = min(start + chunk, base + len(buf))
+        available = base + len(buf)
+        end = min(start + chunk, available)
         if end <= start:
             return
-        lo = max(start - overlap, base)
-        hi = min(end + overlap, base + len(buf))
+        rest = available - end
+        if exhausted and rest > 0 and rest + min(overlap, end) < min_frames:
+            end = available  # the short tail joins this window
+        lo, hi = _with_context(start, end, overlap, min_frames, base, available)
         yield buf[lo - base : hi - base], start - lo, end - lo
         start = end
-        drop = max(0, start - overlap - base)
+        drop = max(0, start - max(overlap, min_frames - 1) - base)
         buf = buf[drop:]
         base += drop
+
+
+def _with_context(start: int, end: int, overlap: int, min_frames: int, base: int, available: int):
+    """Window bounds ``[lo, hi)`` around outputs ``[start, end)``: ``overlap`` frames each side where
+    they exist, widened (right first) to ``min_frames`` frames."""
+    lo, hi = max(start - overlap, base), min(end + overlap, available)
+    if hi - lo < min_frames:
+        hi = min(lo + min_frames, available)
+        lo = max(hi - min_frames, base)
+    return lo, hi
 
 
 @torch.inference_mode()
@@ -64,12 +89,18 @@ def upscale_video(
     overwrite: bool = False,
     fps: float | None = None,
     on_output: Callable[[Tensor, int], None] | None = None,
+    tile: int | None = None,
 ) -> int:
     """Super-resolve ``src`` into ``dst`` (at ``fps``, default the source's); returns the frames written.
 
     ``on_output(frames, first)`` sees each window's kept outputs, ``first`` their index in the window.
+    ``tile`` processes each window in spatial tiles of that many LR pixels (with context, see
+    :mod:`dynskip.evaluation.tiling`). ``dst`` appears only once every frame is written (``VideoWriter``).
     """
+    refuse_same_path(dst, [src])  # before anything is read or written
     total, source_fps, _ = probe_video(src)
+    if total < MIN_WINDOW_FRAMES:
+        raise ValueError(f"upscaling needs at least {MIN_WINDOW_FRAMES} frames; {src} has {total}")
     written = 0
     with (
         VideoWriter(dst, fps=fps or source_fps or DEFAULT_FPS, overwrite=overwrite) as writer,
@@ -78,7 +109,7 @@ def upscale_video(
         bar = progress.add_task(f"upscale {Path(src).name}", total=total)
         for window, keep_from, keep_to in overlapping_windows(iter_video_frames(src), chunk, overlap):
             lq = torch.stack([_to_tensor(f, device) for f in window])[None]
-            out = model(lq)[0, keep_from:keep_to]
+            out = (tiled_vsr_forward(model, lq, tile) if tile else model(lq))[0, keep_from:keep_to]
             if on_output is not None:
                 on_output(out, keep_from)
             for frame in out:
@@ -110,7 +141,10 @@ def interpolate_video(
     """
     if factor < 2:
         raise ValueError(f"factor must be >= 2, got {factor}")
+    refuse_same_path(dst, [src])  # before anything is read or written
     total, source_fps, _ = probe_video(src)
+    if total < 2:
+        raise ValueError(f"interpolation needs at least 2 frames to insert frames between; {src} has {total}")
     written = 0
     previous: Tensor | None = None
     with (

@@ -16,10 +16,14 @@ class CheckpointMismatchError(RuntimeError):
 def read_checkpoint(path: str | Path) -> dict:
     """``torch.load`` with ``weights_only=True`` on CPU; a clear error for unreadable files."""
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise RuntimeError(f"cannot read checkpoint {path}: the file is empty (0 bytes)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for corrupt / unsafe files
-        raise RuntimeError(f"cannot read checkpoint {path}: {err}") from err
+        # Some (EOFError on a cut-off file) carry no message: the type is then the reason.
+        reason = str(err) or f"{type(err).__name__} (truncated or not a checkpoint)"
+        raise RuntimeError(f"cannot read checkpoint {path}: {reason}") from err
     if not isinstance(obj, Mapping):
         raise CheckpointMismatchError(f"checkpoint {path} holds a {type(obj).__name__}, expected a dict")
     return dict(obj)

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from dynskip.skip.engine import masked_chain, residual_skip_chain
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
+from dynskip.utils.atomic import atomic_write_text
 
 __all__ = ["DEFAULT_TILE", "WORKLOADS", "format_table", "run_engine_bench", "write_bench_json"]
 
@@ -205,16 +206,16 @@ def machine_info(device: str | torch.device = "cpu") -> dict:
     return info
 
 
-def write_bench_json(rows: list[dict], path: str | Path, meta: dict | None = None) -> Path:
-    """Write ``{"meta": machine info + meta, "rows": rows}``; ``meta`` holds workload, tile, ...."""
+def write_bench_json(
+    rows: list[dict], path: str | Path, meta: dict | None = None, overwrite: bool = True
+) -> Path:
+    """Write ``{"meta": machine info + meta, "rows": rows}`` atomically; ``meta`` holds workload, tile, ....
+    An existing ``path`` is replaced only with ``overwrite``."""
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise TypeError(f"rows must be a list of dicts, got {type(rows).__name__}")
     meta = dict(meta or {})
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": {**machine_info(meta.get("device", "cpu")), **meta}, "rows": rows}
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
+    return atomic_write_text(path, json.dumps(payload, indent=2) + "\n", overwrite=overwrite)
 
 
 def format_table(rows: list[dict]) -> str:

@@ -9,6 +9,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from dynskip.utils.atomic import atomic_file
+
 
 def to_uint8_image(img: Tensor) -> np.ndarray:
     """``(3, H, W)`` or ``(1, H, W)`` float in [0, 1] -> ``(H, W, 3)`` uint8 array."""
@@ -36,10 +38,10 @@ def make_row(images: list[Tensor], pad: int = 2) -> Tensor:
 
 
 def save_png(img: Tensor, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(to_uint8_image(img)).save(path)
-    return path
+    """Save ``img`` as a PNG atomically (replacing ``path``: logged pictures are refreshed by design)."""
+    with atomic_file(path, overwrite=True) as temp:
+        Image.fromarray(to_uint8_image(img)).save(temp, format="PNG")
+    return Path(path)
 
 
 def log_image(trainer, key: str, img: Tensor, step: int | None = None) -> list[Path]:

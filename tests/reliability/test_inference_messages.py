@@ -1,0 +1,61 @@
+"""Issue 22's minor items: each error names the flag, file or reason a CLI user needs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from outputs_helpers import tiny_video
+
+from dynskip.cli.main import main
+from dynskip.data.video import VideoWriter
+from dynskip.models import build_model
+from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
+
+
+def test_frames_zero_names_the_flag(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--task", "vfi", "--model", "rife", "--video", str(tmp_path), "--frames", "0"])
+    assert "--frames: must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_an_existing_output_names_the_cli_flag(tmp_path):
+    tiny_video(tmp_path / "out.mp4", frames=2)
+    with pytest.raises(FileExistsError, match="pass --overwrite"):
+        VideoWriter(tmp_path / "out.mp4")
+
+
+def test_an_empty_checkpoint_gives_a_reason(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(RuntimeError, match=r"empty\.pt: the file is empty \(0 bytes\)"):
+        read_checkpoint(tmp_path / "empty.pt")
+
+
+def test_a_cut_checkpoint_gives_a_reason(tmp_path):
+    torch.save({"w": torch.zeros(100)}, tmp_path / "whole.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:50])
+    with pytest.raises(RuntimeError, match=r"cut\.pt: \S"):  # some reason, never a blank one
+        read_checkpoint(tmp_path / "cut.pt")
+
+
+def test_a_lightning_checkpoint_as_weights_hints_ckpt(tmp_path):
+    state = {f"model.{k}": v for k, v in build_model("rife").state_dict().items()}
+    ckpt = tmp_path / "last.ckpt"
+    torch.save({"state_dict": state, "epoch": 0, "pytorch-lightning_version": "2.5.0"}, ckpt)
+    src = tiny_video(tmp_path / "in.mp4", frames=2)
+    with pytest.raises(CheckpointMismatchError, match=rf"Lightning checkpoint .* pass it as --ckpt {ckpt}"):
+        main(["interpolate", str(src), str(tmp_path / "out.mp4"), "--weights", str(ckpt)])
+
+
+@pytest.mark.parametrize("name", ["out.gif", "out.png", "out.JPG"])
+def test_a_picture_format_output_is_an_error_not_a_png_folder(tmp_path, name):
+    src = tiny_video(tmp_path / "in.mp4", frames=2)
+    with pytest.raises(ValueError, match=rf"{name}: \.\w+ is a picture format, not a video"):
+        main(["interpolate", str(src), str(tmp_path / name)])
+    assert not (tmp_path / name).exists()
+
+
+def test_interpolating_a_one_frame_video_says_so(tmp_path):
+    src = tiny_video(tmp_path / "one.mp4", frames=1)
+    with pytest.raises(ValueError, match=r"at least 2 frames.*one\.mp4 has 1"):
+        main(["interpolate", str(src), str(tmp_path / "out.mp4")])
+    assert not (tmp_path / "out.mp4").exists()
