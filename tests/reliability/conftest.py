@@ -29,6 +29,7 @@ def cli_fails(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     """
 
     def run(argv: list[str], error: type[BaseException], match: str, alone: bool = True) -> str:
+        capsys.readouterr()  # what earlier runs of the test printed
         try:
             code = main(argv)
         except SystemExit as exit_:  # argparse refused an option before main ran anything
@@ -57,6 +58,7 @@ def cli_interrupted(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
     """``cli_interrupted(argv, match)``: ``main(argv)`` stopped by Ctrl-C / SIGTERM exits 130 and says so."""
 
     def run(argv: list[str], match: str) -> str:
+        capsys.readouterr()
         code = main(argv)
         err = capsys.readouterr().err
         assert code == EXIT_INTERRUPTED, f"exit code {code}, stderr:\n{err}"
