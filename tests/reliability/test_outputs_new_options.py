@@ -85,3 +85,10 @@ def test_export_replaces_its_file_with_overwrite(tmp_path):
     cli_ok(["export", "--model", "rife", "--size", "32x48", "-o", str(out), "--overwrite"])
     assert out.read_bytes() != b"an older export"
     assert [p.name for p in tmp_path.iterdir()] == ["rife.pt"]  # no temporary left beside it
+
+
+def test_bench_json_and_out_naming_one_file_write_it_once(tmp_path):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "engine", "--fractions", "1,0.5", "--repeats", "1", "--size", "16x16", "--depth", "1"]
+    cli_ok([*argv, "-o", str(out), "--json", str(out)])
+    assert len(json.loads(out.read_text())["rows"]) == 2

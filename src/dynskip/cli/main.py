@@ -467,9 +467,9 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
         print_rows(rows, title=title)
     meta = {"workload": args.workload, "device": args.device, "tile": tile, "clock": args.clock}
     meta.update({"size": args.size, "depth": args.depth})
-    for path in (args.out, args.json if isinstance(args.json, str) else None):
-        if path is not None:
-            write_bench_json(rows, path, meta, overwrite=args.overwrite)
+    paths = [p for p in (args.out, _json_file(args)) if p is not None]
+    for path in paths[:1] if len(paths) == 2 and _same_file(*paths) else paths:  # one file: once
+        write_bench_json(rows, path, meta, overwrite=args.overwrite)
     if args.json is True:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
     output = args.out or _json_file(args)
