@@ -1,6 +1,6 @@
 """Rows of the v2 held-out table from ``results/NAME_<clip>.json`` (``heldout.sh``), and the rule's verdict.
 
-    python experiments/ugsp_rife/v2/table.py NAME [NAME ...] [--threshold 0.5]
+python experiments/ugsp_rife/v2/table.py NAME [NAME ...] [--threshold 0.5]
 """
 
 from __future__ import annotations
@@ -33,7 +33,11 @@ def main() -> None:
     parser.add_argument("names", nargs="+")
     parser.add_argument("--threshold", default="0.5")
     args = parser.parse_args()
-    header = "| candidate | " + " | ".join(f"{c}: drop / saved" for c in CLIPS) + " | mean drop | mean saved | qualifies |"
+    header = (
+        "| candidate | "
+        + " | ".join(f"{c}: drop / saved" for c in CLIPS)
+        + " | mean drop | mean saved | qualifies |"
+    )
     print(header)
     print("|" + " --- |" * (len(CLIPS) + 4))
     for name in args.names:
@@ -42,8 +46,10 @@ def main() -> None:
         saved = [r[c]["saved"] for c in CLIPS]
         ok = statistics.fmean(drops) <= 0.05 and max(drops) <= 0.10
         cells = " | ".join(f"{r[c]['drop']:+.3f} dB / {100 * r[c]['saved']:.1f}%" for c in CLIPS)
-        print(f"| {name} | {cells} | {statistics.fmean(drops):+.3f} dB | {100 * statistics.fmean(saved):.1f}% | "
-              f"{'yes' if ok else 'no'} |")
+        print(
+            f"| {name} | {cells} | {statistics.fmean(drops):+.3f} dB | "
+            f"{100 * statistics.fmean(saved):.1f}% | {'yes' if ok else 'no'} |"
+        )
 
 
 if __name__ == "__main__":
