@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dynskip.cli.main import main
 from dynskip.data.video import VideoWriter
 
 
@@ -31,3 +32,8 @@ def snapshot(root: Path) -> dict[str, str]:
 def leftovers(folder: Path) -> list[str]:
     """Temporary outputs still in ``folder`` (see ``dynskip.utils.atomic``)."""
     return sorted(p.name for p in folder.iterdir() if ".dynskip-tmp-" in p.name)
+
+
+def cli_ok(argv: list[str]) -> None:
+    """``main(argv)`` succeeds; ``--debug`` lets a failure show its own traceback, not just exit code 2."""
+    assert main(["--debug", *argv]) == 0

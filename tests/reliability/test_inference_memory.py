@@ -11,7 +11,6 @@ import torch
 from PIL import Image
 
 from dynskip.assets import asset_path
-from dynskip.cli.main import main
 from dynskip.data.degrade import bi_degrade
 from dynskip.evaluation.footage import load_frames
 from dynskip.evaluation.memory import GIB, MemoryLimitError, estimate_bytes
@@ -39,37 +38,50 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
 
 
-def test_upscaling_4k_is_refused_before_the_model_loads(uhd_frames, tmp_path, no_model):
+def test_upscaling_4k_is_refused_before_the_model_loads(uhd_frames, tmp_path, no_model, cli_fails):
     out = tmp_path / "out"
-    with pytest.raises(MemoryLimitError, match=r"upscale .*2160x3840.* GiB .*--max-memory.*--tile") as info:
-        main(["upscale", str(uhd_frames), str(out)])
-    assert "nothing was run" in str(info.value) and not out.exists()
+    error = cli_fails(
+        ["upscale", str(uhd_frames), "-o", str(out)],
+        MemoryLimitError,
+        r"upscale .*2160x3840.* GiB .*--max-memory.*--tile",
+    )
+    assert "nothing was run" in error and not out.exists()
 
 
-def test_interpolating_4k_over_the_limit_suggests_rife_scale(uhd_frames, tmp_path, no_model):
-    with pytest.raises(MemoryLimitError, match=r"above the limit of 1\.0 GiB.*--scale"):
-        main(["interpolate", str(uhd_frames), str(tmp_path / "out"), "--max-memory", "1"])
+def test_interpolating_4k_over_the_limit_suggests_rife_scale(uhd_frames, tmp_path, no_model, cli_fails):
+    cli_fails(
+        ["interpolate", str(uhd_frames), "-o", str(tmp_path / "out"), "--max-memory", "1"],
+        MemoryLimitError,
+        r"above the limit of 1\.0 GiB.*--scale",
+    )
+    assert not (tmp_path / "out").exists()
 
 
-def test_evaluating_4k_is_refused_before_reading_it(uhd_frames, no_model):
-    with pytest.raises(MemoryLimitError, match=r"evaluate basicvsr on 2 frames"):
-        main(["evaluate", "--task", "vsr", "--model", "basicvsr", "--video", str(uhd_frames),
-              "--max-memory", "0.5"])  # fmt: skip
+def test_evaluating_4k_is_refused_before_reading_it(uhd_frames, no_model, cli_fails):
+    cli_fails(
+        ["evaluate", str(uhd_frames), "--model", "basicvsr", "--max-memory", "0.5"],
+        MemoryLimitError,
+        r"evaluate basicvsr on 2 frames",
+    )
 
 
-def test_the_default_limit_is_half_the_machines_ram(uhd_frames, tmp_path, no_model, monkeypatch):
+def test_the_default_limit_is_half_the_machines_ram(uhd_frames, tmp_path, no_model, monkeypatch, cli_fails):
     monkeypatch.setattr("dynskip.evaluation.memory.machine_memory_bytes", lambda: 64 * GIB)
-    with pytest.raises(
-        MemoryLimitError, match=r"limit of 32\.0 GiB \(--max-memory; default half of this machine's 64 GiB\)"
-    ):
-        main(["upscale", str(uhd_frames), str(tmp_path / "out")])
+    cli_fails(
+        ["upscale", str(uhd_frames), "-o", str(tmp_path / "out")],
+        MemoryLimitError,
+        r"limit of 32\.0 GiB \(--max-memory; default half of this machine's 64 GiB\)",
+    )
 
 
-def test_a_limit_above_the_estimate_lets_the_run_start(uhd_frames, tmp_path, no_model):
+def test_a_limit_above_the_estimate_lets_the_run_start(uhd_frames, tmp_path, no_model, cli_fails):
     needed = estimate_bytes("basicvsr", UHD, frames_per_pass=2) / GIB
     assert needed > 40  # 4K LR frames: far beyond a laptop
-    with pytest.raises(AssertionError, match="the model was loaded"):  # past the check, at the model
-        main(["upscale", str(uhd_frames), str(tmp_path / "out"), "--max-memory", str(2 * needed)])
+    cli_fails(  # past the check, at the model
+        ["upscale", str(uhd_frames), "-o", str(tmp_path / "out"), "--max-memory", str(2 * needed)],
+        AssertionError,
+        "the model was loaded",
+    )
 
 
 def test_tiled_vsr_is_within_a_tenth_of_a_db_of_untiled_on_carphone():
@@ -85,10 +97,10 @@ def test_tiled_vsr_is_within_a_tenth_of_a_db_of_untiled_on_carphone():
 
 
 def test_upscale_with_tile_writes_the_full_frame(tmp_path):
-    from outputs_helpers import tiny_video
+    from outputs_helpers import cli_ok, tiny_video
 
     from dynskip.data.video import read_video
 
     src = tiny_video(tmp_path / "in.mp4", frames=3, size=(24, 40))
-    main(["upscale", str(src), str(tmp_path / "out"), "--tile", "16"])
+    cli_ok(["upscale", str(src), "-o", str(tmp_path / "out"), "--tile", "16"])
     assert read_video(tmp_path / "out").shape == (3, 96, 160, 3)

@@ -6,16 +6,17 @@ import pytest
 import torch
 from outputs_helpers import tiny_video
 
-from dynskip.cli.main import main
 from dynskip.data.video import VideoWriter
 from dynskip.models import build_model
 from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
 
 
-def test_frames_zero_names_the_flag(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["evaluate", "--task", "vfi", "--model", "rife", "--video", str(tmp_path), "--frames", "0"])
-    assert "--frames: must be >= 1, got 0" in capsys.readouterr().err
+def test_frames_zero_names_the_flag(tmp_path, cli_fails):
+    cli_fails(
+        ["evaluate", str(tmp_path), "--model", "rife", "--frames", "0"],
+        SystemExit,
+        "--frames: must be >= 1, got 0",
+    )
 
 
 def test_an_existing_output_names_the_cli_flag(tmp_path):
@@ -37,25 +38,35 @@ def test_a_cut_checkpoint_gives_a_reason(tmp_path):
         read_checkpoint(tmp_path / "cut.pt")
 
 
-def test_a_lightning_checkpoint_as_weights_hints_ckpt(tmp_path):
+def test_a_lightning_checkpoint_as_weights_hints_ckpt(tmp_path, cli_fails):
     state = {f"model.{k}": v for k, v in build_model("rife").state_dict().items()}
     ckpt = tmp_path / "last.ckpt"
     torch.save({"state_dict": state, "epoch": 0, "pytorch-lightning_version": "2.5.0"}, ckpt)
     src = tiny_video(tmp_path / "in.mp4", frames=2)
-    with pytest.raises(CheckpointMismatchError, match=rf"Lightning checkpoint .* pass it as --ckpt {ckpt}"):
-        main(["interpolate", str(src), str(tmp_path / "out.mp4"), "--weights", str(ckpt)])
+    cli_fails(
+        ["interpolate", str(src), "-o", str(tmp_path / "out.mp4"), "--weights", str(ckpt)],
+        CheckpointMismatchError,
+        rf"Lightning checkpoint .* pass it as --ckpt {ckpt}",
+    )
+    assert not (tmp_path / "out.mp4").exists()
 
 
 @pytest.mark.parametrize("name", ["out.gif", "out.png", "out.JPG"])
-def test_a_picture_format_output_is_an_error_not_a_png_folder(tmp_path, name):
+def test_a_picture_format_output_is_an_error_not_a_png_folder(tmp_path, name, cli_fails):
     src = tiny_video(tmp_path / "in.mp4", frames=2)
-    with pytest.raises(ValueError, match=rf"{name}: \.\w+ is a picture format, not a video"):
-        main(["interpolate", str(src), str(tmp_path / name)])
+    cli_fails(
+        ["interpolate", str(src), "-o", str(tmp_path / name)],
+        ValueError,
+        rf"{name}: \.\w+ is a picture format, not a video",
+    )
     assert not (tmp_path / name).exists()
 
 
-def test_interpolating_a_one_frame_video_says_so(tmp_path):
+def test_interpolating_a_one_frame_video_says_so(tmp_path, cli_fails):
     src = tiny_video(tmp_path / "one.mp4", frames=1)
-    with pytest.raises(ValueError, match=r"at least 2 frames.*one\.mp4 has 1"):
-        main(["interpolate", str(src), str(tmp_path / "out.mp4")])
+    cli_fails(
+        ["interpolate", str(src), "-o", str(tmp_path / "out.mp4")],
+        ValueError,
+        r"at least 2 frames.*one\.mp4 has 1",
+    )
     assert not (tmp_path / "out.mp4").exists()

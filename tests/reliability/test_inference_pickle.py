@@ -8,8 +8,6 @@ import pytest
 import torch
 from outputs_helpers import tiny_video
 
-from dynskip.cli.main import main
-
 
 class Payload:
     """Unpickling this creates ``marker`` (``torch.load(..., weights_only=False)`` would)."""
@@ -22,10 +20,13 @@ class Payload:
 
 
 @pytest.mark.parametrize("flag", ["--weights", "--ckpt"])
-def test_a_pickle_payload_is_refused_and_never_runs(tmp_path, flag):
+def test_a_pickle_payload_is_refused_and_never_runs(tmp_path, flag, cli_fails):
     marker, bad = tmp_path / "payload-ran", tmp_path / "bad.ckpt"
     torch.save({"state_dict": {"model.x": Payload(marker)}, "epoch": 0, "params": Payload(marker)}, bad)
     src, out = tiny_video(tmp_path / "in.mp4", frames=2), tmp_path / "out.mp4"
-    with pytest.raises(RuntimeError, match=r"cannot read checkpoint .*bad\.ckpt"):
-        main(["interpolate", str(src), str(out), flag, str(bad)])
+    cli_fails(
+        ["interpolate", str(src), "-o", str(out), flag, str(bad)],
+        RuntimeError,
+        r"cannot read checkpoint .*bad\.ckpt",
+    )
     assert not marker.exists() and not out.exists()

@@ -7,33 +7,36 @@ import json
 from pathlib import Path
 
 import pytest
-from outputs_helpers import tiny_video
+from outputs_helpers import cli_ok, tiny_video
 
-from dynskip.cli.main import main
 from dynskip.config import compose_config
 from dynskip.evaluation.loading import RandomWeightsError
 
 EVAL_DATA = ["experiment=ugsp_eval_vimeo90k", "logger=none", "data.num_workers=0"]
 
 
-def test_interpolate_with_an_untrained_model_is_refused_and_writes_nothing(tmp_path):
+def test_interpolate_with_an_untrained_model_is_refused_and_writes_nothing(tmp_path, cli_fails):
     src, out = tiny_video(tmp_path / "in.mp4", frames=3), tmp_path / "out.mp4"
-    with pytest.raises(RandomWeightsError, match=r"'ugsp' has no built-in weights.*--allow-random-weights"):
-        main(["interpolate", str(src), str(out), "--model", "ugsp"])
+    cli_fails(
+        ["interpolate", str(src), "-o", str(out), "--model", "ugsp"],
+        RandomWeightsError,
+        r"'ugsp' has no built-in weights.*--allow-random-weights",
+    )
     assert not out.exists()
 
 
-def test_evaluate_with_an_untrained_model_is_refused(tmp_path):
+def test_evaluate_with_an_untrained_model_is_refused(tmp_path, cli_fails):
     video = tiny_video(tmp_path / "in.mp4", frames=3, size=(32, 32))
-    with pytest.raises(RandomWeightsError, match="random parameters"):
-        main(["evaluate", "--task", "vfi", "--model", "ugsp", "--video", str(video), "--repeats", "1"])
+    cli_fails(
+        ["evaluate", str(video), "--model", "ugsp", "--repeats", "1"], RandomWeightsError, "random parameters"
+    )
 
 
 def test_allowed_random_weights_are_marked_in_the_table_and_json(tmp_path, capsys):
     video = tiny_video(tmp_path / "in.mp4", frames=3, size=(32, 32))
     out = tmp_path / "r.json"
-    main(["evaluate", "--task", "vfi", "--model", "ugsp", "--video", str(video), "--repeats", "1",
-          "--allow-random-weights", "--json", str(out)])  # fmt: skip
+    cli_ok(["evaluate", str(video), "--model", "ugsp", "--repeats", "1", "--allow-random-weights",
+            "-o", str(out)])  # fmt: skip
     assert json.loads(out.read_text())["weights"] == "random"
     table = capsys.readouterr().out
     assert "weights" in table and "random" in table

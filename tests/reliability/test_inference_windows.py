@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from outputs_helpers import tiny_video
+from outputs_helpers import cli_ok, tiny_video
 
-from dynskip.cli.main import main
 from dynskip.data.video import read_video
 from dynskip.evaluation.streaming import overlapping_windows
 
@@ -35,5 +34,5 @@ def test_a_one_frame_last_window_merges_into_the_previous_one():
 
 def test_upscale_chunk_7_overlap_0_on_8_frames_writes_all_8(tmp_path):
     src, out = tiny_video(tmp_path / "in.mp4", frames=8), tmp_path / "out"
-    main(["upscale", str(src), str(out), "--chunk", "7", "--overlap", "0"])
+    cli_ok(["upscale", str(src), "-o", str(out), "--chunk", "7", "--overlap", "0"])
     assert read_video(out).shape == (8, 64, 80, 3)

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import av
 import pytest
-from outputs_helpers import leftovers, snapshot, tiny_video
+from outputs_helpers import cli_ok, leftovers, snapshot, tiny_video
 
 from dynskip.analysis import write_report
-from dynskip.cli.main import main
 from dynskip.data.errors import TruncatedVideoError
 from dynskip.data.video import VideoWriter
 
@@ -36,20 +35,23 @@ def _fail_after(calls: int, real):
     return wrapped
 
 
-def test_full_disk_while_writing_frames_leaves_the_earlier_output_as_it_was(tmp_path, monkeypatch):
+def test_full_disk_while_writing_frames_leaves_the_earlier_output_as_it_was(tmp_path, monkeypatch, cli_fails):
     src, out = tiny_video(tmp_path / "in.mp4", frames=6), tmp_path / "out"
-    main(["upscale", str(src), str(out), "--chunk", "3", "--overlap", "1"])
+    cli_ok(["upscale", str(src), "-o", str(out), "--chunk", "3", "--overlap", "1"])
     before = snapshot(tmp_path)
     import dynskip.data.video as video
 
     monkeypatch.setattr(video, "write_image", _fail_after(3, video.write_image))
-    with pytest.raises(OSError, match="No space left"):
-        main(["upscale", str(src), str(out), "--chunk", "3", "--overlap", "1", "--overwrite"])
+    cli_fails(
+        ["upscale", str(src), "-o", str(out), "--chunk", "3", "--overlap", "1", "--overwrite"],
+        OSError,
+        "No space left",
+    )
     assert snapshot(tmp_path) == before  # old frames intact, no partial new ones
     assert leftovers(tmp_path) == []
 
 
-def test_full_disk_while_muxing_a_video_leaves_nothing(tmp_path, monkeypatch):
+def test_full_disk_while_muxing_a_video_leaves_nothing(tmp_path, monkeypatch, cli_fails):
     src, out = tiny_video(tmp_path / "in.mp4", frames=12), tmp_path / "out.mp4"
     real_open = VideoWriter._open_video
 
@@ -67,18 +69,18 @@ def test_full_disk_while_muxing_a_video_leaves_nothing(tmp_path, monkeypatch):
         self._container = FillingDisk(self._container)
 
     monkeypatch.setattr(VideoWriter, "_open_video", open_then_fill)
-    with pytest.raises(OSError, match="No space left"):
-        main(["upscale", str(src), str(out), "--chunk", "6", "--overlap", "0"])
+    cli_fails(
+        ["upscale", str(src), "-o", str(out), "--chunk", "6", "--overlap", "0"], OSError, "No space left"
+    )
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-def test_a_corrupt_input_mid_stream_leaves_no_playable_partial_video(tmp_path):
+def test_a_corrupt_input_mid_stream_leaves_no_playable_partial_video(tmp_path, cli_fails):
     whole = tiny_video(tmp_path / "whole.mp4", frames=40, size=(32, 32))
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.8)])
     out = tmp_path / "out.mp4"
-    with pytest.raises(TruncatedVideoError, match=r"cut\.mp4"):
-        main(["interpolate", str(cut), str(out)])
+    cli_fails(["interpolate", str(cut), "-o", str(out)], TruncatedVideoError, r"cut\.mp4")
     assert not out.exists() and leftovers(tmp_path) == []
 
 
@@ -86,7 +88,7 @@ class _UnhandledTerm(Exception):
     """What SIGTERM raises when dynskip installed no handler of its own."""
 
 
-def test_sigterm_mid_run_removes_the_temporary(tmp_path, monkeypatch):
+def test_sigterm_mid_run_removes_the_temporary(tmp_path, monkeypatch, cli_interrupted):
     """In process: SIGTERM arrives while the third output frame is converted."""
     src, out = tiny_video(tmp_path / "in.mp4", frames=8), tmp_path / "out.mp4"
     from dynskip.evaluation import streaming
@@ -105,8 +107,7 @@ def test_sigterm_mid_run_removes_the_temporary(tmp_path, monkeypatch):
     monkeypatch.setattr(streaming, "to_uint8_hwc", convert_then_terminate)
     previous = signal.signal(signal.SIGTERM, unhandled)
     try:
-        with pytest.raises(KeyboardInterrupt, match="signal 15"):
-            main(["upscale", str(src), str(out), "--chunk", "2", "--overlap", "0"])
+        cli_interrupted(["upscale", str(src), "-o", str(out), "--chunk", "2", "--overlap", "0"], "signal 15")
         assert signal.getsignal(signal.SIGTERM) is unhandled  # dynskip put the handler back
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -164,7 +165,7 @@ def test_a_signal_during_upscale_leaves_nothing_under_the_final_name(tmp_path, s
 
     src = tiny_video(tmp_path / "in.mp4", frames=300, size=(32, 48))
     out = tmp_path / "out.mp4"
-    cmd = [sys.executable, "-m", "dynskip.cli.main", "upscale", str(src), str(out), "--chunk", "4",
+    cmd = [sys.executable, "-m", "dynskip.cli.main", "upscale", str(src), "-o", str(out), "--chunk", "4",
            "--overlap", "1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ)
     try:
@@ -180,7 +181,7 @@ def test_a_signal_during_upscale_leaves_nothing_under_the_final_name(tmp_path, s
         av.open(str(out))
     if sig == signal.SIGKILL:  # a killed process cannot clean up: the next run for that output does
         assert len(leftovers(tmp_path)) == 1
-        main(["upscale", str(tiny_video(tmp_path / "short.mp4", frames=2)), str(out)])
+        cli_ok(["upscale", str(tiny_video(tmp_path / "short.mp4", frames=2)), "-o", str(out)])
         assert out.exists()
     assert leftovers(tmp_path) == []
 

@@ -7,7 +7,6 @@ import os
 import pytest
 from outputs_helpers import snapshot, tiny_video
 
-from dynskip.cli.main import main
 from dynskip.utils.atomic import SameFileError
 
 
@@ -21,45 +20,65 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
 
 
-def test_interpolate_into_its_own_input_file_is_refused_and_the_input_is_intact(tmp_path, no_model):
+def test_interpolate_into_its_own_input_file_is_refused_and_the_input_is_intact(
+    tmp_path, no_model, cli_fails
+):
     video = tiny_video(tmp_path / "a.mp4")
     before = snapshot(tmp_path)
-    with pytest.raises(SameFileError, match=r"a\.mp4 is the input"):
-        main(["interpolate", str(video), str(video), "--overwrite"])
+    cli_fails(
+        ["interpolate", str(video), "-o", str(video), "--overwrite"], SameFileError, r"a\.mp4 is the input"
+    )
     assert snapshot(tmp_path) == before
 
 
-def test_upscale_into_its_own_input_folder_is_refused_and_the_frames_are_intact(tmp_path, no_model):
+def test_upscale_into_its_own_input_folder_is_refused_and_the_frames_are_intact(
+    tmp_path, no_model, cli_fails
+):
     frames = tiny_video(tmp_path / "frames")
     before = snapshot(tmp_path)
-    with pytest.raises(SameFileError, match="is the input"):
-        main(["upscale", str(frames), str(frames) + "/", "--overwrite"])
+    cli_fails(["upscale", str(frames), "-o", str(frames) + "/", "--overwrite"], SameFileError, "is the input")
     assert snapshot(tmp_path) == before
 
 
-def test_an_output_linked_to_the_input_is_refused(tmp_path, no_model):
+def test_an_output_linked_to_the_input_is_refused(tmp_path, no_model, cli_fails):
     video = tiny_video(tmp_path / "a.mp4")
     os.symlink(video, tmp_path / "link.mp4")
     before = snapshot(tmp_path)
-    with pytest.raises(SameFileError):
-        main(["interpolate", str(video), str(tmp_path / "link.mp4"), "--overwrite"])
+    cli_fails(["interpolate", str(video), "-o", str(tmp_path / "link.mp4"), "--overwrite"], SameFileError, "")
     assert snapshot(tmp_path) == before
 
 
-def test_evaluate_json_onto_the_video_is_refused_even_with_overwrite(tmp_path, no_model):
+def test_evaluate_json_onto_the_video_is_refused_even_with_overwrite(tmp_path, no_model, cli_fails):
     video = tiny_video(tmp_path / "a.mp4")
     before = snapshot(tmp_path)
-    with pytest.raises(SameFileError, match=r"a\.mp4 is the input"):
-        main(["evaluate", "--task", "vfi", "--model", "rife", "--video", str(video), "--json", str(video),
-              "--overwrite"])  # fmt: skip
+    cli_fails(["evaluate", str(video), "--model", "rife", "-o", str(video), "--overwrite"], SameFileError,
+              r"a\.mp4 is the input")  # fmt: skip
     assert snapshot(tmp_path) == before
 
 
-def test_evaluate_json_over_an_existing_file_needs_overwrite(tmp_path, no_model):
+def test_evaluate_json_path_onto_the_video_is_refused_even_with_overwrite(tmp_path, no_model, cli_fails):
+    """``--json PATH`` (the older spelling of ``-o``) onto the video: refused, the video intact."""
+    video = tiny_video(tmp_path / "a.mp4")
+    before = snapshot(tmp_path)
+    cli_fails(["evaluate", str(video), "--model", "rife", "--json", str(video), "--overwrite"], SystemExit,
+              r"--json takes no value or a \.json path, got '.*a\.mp4'")  # fmt: skip
+    assert snapshot(tmp_path) == before
+
+
+def test_evaluate_json_onto_a_json_named_input_is_refused_even_with_overwrite(tmp_path, no_model, cli_fails):
+    """A frame folder named like a JSON file passes ``--json``'s own check; the same-file check holds."""
+    frames = tiny_video(tmp_path / "clip.json")
+    before = snapshot(tmp_path)
+    cli_fails(["evaluate", str(frames), "--model", "rife", "--json", str(frames), "--overwrite"],
+              SameFileError, r"clip\.json is the input")  # fmt: skip
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("flag", ["-o", "--json"])
+def test_evaluate_json_over_an_existing_file_needs_overwrite(tmp_path, no_model, cli_fails, flag):
     video = tiny_video(tmp_path / "a.mp4")
     (tmp_path / "results.json").write_text('{"mine": 1}')
     before = snapshot(tmp_path)
-    with pytest.raises(FileExistsError, match=r"results\.json exists; pass --overwrite"):
-        main(["evaluate", "--task", "vfi", "--model", "rife", "--video", str(video), "--json",
-              str(tmp_path / "results.json")])  # fmt: skip
+    cli_fails(["evaluate", str(video), "--model", "rife", flag, str(tmp_path / "results.json")],
+              FileExistsError, r"results\.json exists; pass --overwrite")  # fmt: skip
     assert snapshot(tmp_path) == before

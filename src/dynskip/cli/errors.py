@@ -64,10 +64,11 @@ def run_reporting_errors(func: Callable[[], object], prog: str, debug: bool) -> 
     """
     try:
         func()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if debug:
             raise
-        print(f"{prog}: interrupted", file=sys.stderr)
+        reason = f" ({err})" if str(err) else ""  # SIGTERM: "terminated by signal 15" (utils.atomic)
+        print(f"{prog}: interrupted{reason}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as err:
         if debug:

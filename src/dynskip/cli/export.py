@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.cli.errors import CLIError
+from dynskip.utils.atomic import atomic_file
 
 EXPORTABLE = ("basicvsr", "rife")
 TOLERANCE = 1e-4  # max abs difference from eager on [0, 1] frames
@@ -99,16 +100,22 @@ def export_model(args: argparse.Namespace) -> dict:
         _require_onnx()
     module = exportable_module(args.model, args.weights)
     frames = args.frames if args.model == "basicvsr" else 1
-    path = Path(args.out or f"{args.model}.{'onnx' if args.format == 'onnx' else 'pt'}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = export_path(args)
     inputs = export_inputs(args.model, args.size, frames, seed=0)
     export = export_onnx if args.format == "onnx" else export_torchscript
-    exported = export(module, inputs, path)
-    differences = []
-    for seed in (0, 1):  # seed 1: values the trace never saw
-        check = export_inputs(args.model, args.size, frames, seed)
-        with torch.no_grad():
-            differences.append(_max_difference(exported(*check), module(*check)))
+    # Written beside PATH and renamed to it only once it matches eager: never a half or wrong file.
+    with atomic_file(path, overwrite=getattr(args, "overwrite", False)) as temp:
+        exported = export(module, inputs, temp)
+        differences = []
+        for seed in (0, 1):  # seed 1: values the trace never saw
+            check = export_inputs(args.model, args.size, frames, seed)
+            with torch.no_grad():
+                differences.append(_max_difference(exported(*check), module(*check)))
+        if max(differences) > TOLERANCE:
+            raise CLIError(
+                f"the exported {args.model} differs from eager by {max(differences):.3g} "
+                f"(tolerance {TOLERANCE}); {path} was not written"
+            )
     result = {
         "model": args.model,
         "format": args.format,
@@ -117,9 +124,9 @@ def export_model(args: argparse.Namespace) -> dict:
         "frames": frames,
         "max_abs_diff_vs_eager": max(differences),
     }
-    if result["max_abs_diff_vs_eager"] > TOLERANCE:
-        raise CLIError(
-            f"{path}: the exported {args.model} differs from eager by {max(differences):.3g} "
-            f"(tolerance {TOLERANCE}); do not use it"
-        )
     return result
+
+
+def export_path(args: argparse.Namespace) -> Path:
+    """``-o``, or ``MODEL.pt`` / ``MODEL.onnx`` in the current folder."""
+    return Path(args.out or f"{args.model}.{'onnx' if args.format == 'onnx' else 'pt'}")

@@ -100,12 +100,13 @@ def write_json(data: object, path: str | Path | None, overwrite: bool = False) -
         atomic_write_text(path, json.dumps(data, indent=2), overwrite=overwrite)
 
 
-def _check_json(args: argparse.Namespace, inputs: tuple = ()) -> None:
+def _check_json(args: argparse.Namespace, inputs: tuple = (), out_is_json: bool = True) -> None:
     """Refuse a JSON output (``-o`` / ``--json PATH``) over an input or an existing file (without
-    ``--overwrite``) before any work."""
+    ``--overwrite``) before any work. ``out_is_json=False``: ``-o`` is another output (a video, an
+    exported model), checked by its command; only ``--json PATH`` is checked here."""
     from dynskip.utils.atomic import check_output
 
-    for path in (getattr(args, "out", None), _json_file(args)):
+    for path in (getattr(args, "out", None) if out_is_json else None, _json_file(args)):
         if path is not None:
             check_output(path, folder=False, overwrite=getattr(args, "overwrite", False), inputs=inputs)
 
@@ -137,8 +138,10 @@ def emit(result: object, args: argparse.Namespace, out: str | Path | None = None
     """Write ``result`` to ``out`` and to ``--json PATH``; a bare ``--json`` prints it on stdout."""
     overwrite = getattr(args, "overwrite", False)
     write_json(result, out, overwrite)
-    if isinstance(args.json, str):
-        write_json(result, args.json, overwrite)
+    json_file = _json_file(args)
+    if json_file is not None:
+        if out is None or not _same_file(json_file, out):
+            write_json(result, json_file, overwrite)
     elif args.json:
         print(json.dumps(result, indent=2))
 
@@ -236,6 +239,8 @@ def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
         raise CLIError(f"--save-masks writes one video; {len(inputs)} inputs were given")
     task = resolve_task(args.model, args.task, "evaluate")
     _check_json(args, inputs=tuple(inputs))
+    if args.save_masks is not None:
+        _check_evaluation_masks(args, inputs[0])
     for video in inputs:
         check_evaluate_memory(args.model, task, video, args.frames, args.start, args.max_memory)
     model, named = _load_model(args)
@@ -267,14 +272,25 @@ def cmd_evaluate(args: argparse.Namespace) -> list[dict]:
     return results
 
 
+def _check_evaluation_masks(args: argparse.Namespace, video: Path) -> None:
+    """``evaluate --save-masks``, before the model loads: never the input or a JSON output, and never
+    an existing file (evaluate's --overwrite is for its JSON: masks are not replaced silently)."""
+    from dynskip.data.video import check_video_output
+    from dynskip.utils.atomic import refuse_same_path
+
+    refuse_same_path(args.save_masks, (video,))
+    if Path(args.save_masks).exists():
+        raise CLIError(f"--save-masks {args.save_masks} exists; remove it or name another path")
+    check_video_output(args.save_masks, overwrite=False)  # a bad name or an unwritable folder
+    _refuse_same_outputs("--save-masks", args.save_masks, (args.out, _json_file(args)))
+
+
 def _save_evaluation_masks(args: argparse.Namespace, model: object, task: str, video: Path) -> None:
     """``evaluate --save-masks``: one pass as evaluate runs it, drawn before the timed passes."""
     from dynskip.evaluation.footage import load_frames
     from dynskip.evaluation.masks import require_skipping, save_mask_video
 
     require_skipping(model, args.model)
-    if Path(args.save_masks).exists():  # evaluate has no --overwrite: never replace a file silently
-        raise CLIError(f"--save-masks {args.save_masks} exists; remove it or name another path")
     clip = load_frames(video, args.frames, args.start)
     panels = save_mask_video(model, task, clip, args.device, args.save_masks, args.degradation)
     print(f"evaluate: skip masks ({', '.join(panels)}) -> {args.save_masks}", file=sys.stderr)
@@ -282,6 +298,18 @@ def _save_evaluation_masks(args: argparse.Namespace, model: object, task: str, v
 
 def _json_file(args: argparse.Namespace) -> str | None:
     return args.json if isinstance(args.json, str) else None
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    """``-o r.json --json r.json``: one file, written once."""
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+
+
+def _refuse_same_outputs(flag: str, path: str | Path, others: tuple) -> None:
+    """Two different outputs of one run may not share a path (one would write over the other)."""
+    for other in others:
+        if other is not None and _same_file(path, other):
+            raise CLIError(f"{flag} {path} is also the output {other}; give it another path")
 
 
 def _output_next_to(source: Path, suffix: str, folder: Path | None = None) -> Path:
@@ -338,6 +366,11 @@ def cmd_video(args: argparse.Namespace) -> list[dict]:
         options = {"factor": args.factor}
         run = streaming.interpolate_video
     sources = tuple(source for source, _ in jobs)
+    targets = tuple(target for _, target in jobs)
+    _check_json(args, inputs=sources, out_is_json=False)
+    if args.save_masks is not None:  # one input (_video_jobs): the masks of its output
+        check_video_output(args.save_masks, args.overwrite, inputs=sources)
+        _refuse_same_outputs("--save-masks", args.save_masks, targets)
     for source, target in jobs:
         check_video_output(target, args.overwrite, inputs=sources)
         if args.command == "upscale":
@@ -434,9 +467,9 @@ def cmd_bench(args: argparse.Namespace) -> list[dict]:
         print_rows(rows, title=title)
     meta = {"workload": args.workload, "device": args.device, "tile": tile, "clock": args.clock}
     meta.update({"size": args.size, "depth": args.depth})
-    for path in (args.out, args.json if isinstance(args.json, str) else None):
-        if path is not None:
-            write_bench_json(rows, path, meta, overwrite=args.overwrite)
+    paths = [p for p in (args.out, _json_file(args)) if p is not None]
+    for path in paths[:1] if len(paths) == 2 and _same_file(*paths) else paths:  # one file: once
+        write_bench_json(rows, path, meta, overwrite=args.overwrite)
     if args.json is True:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
     output = args.out or _json_file(args)
@@ -460,8 +493,15 @@ def cmd_models(args: argparse.Namespace) -> list[dict]:
 
 
 def cmd_export(args: argparse.Namespace) -> dict:
-    from dynskip.cli.export import export_model
+    from dynskip.cli.export import export_model, export_path
+    from dynskip.utils.atomic import check_output
 
+    # Before the model loads: the exported file is not the weights read, nor an existing file
+    # (without --overwrite), nor in an unwritable folder; the same for --json PATH.
+    check_output(export_path(args), folder=False, overwrite=args.overwrite, inputs=(args.weights,))
+    _check_json(args, inputs=(args.weights,), out_is_json=False)
+    if _json_file(args) is not None:
+        _refuse_same_outputs("--json", _json_file(args), (export_path(args),))
     start = time.perf_counter()
     result = export_model(args)
     seconds = time.perf_counter() - start
@@ -645,6 +685,7 @@ def _add_export(sub) -> None:
     p.add_argument("--size", type=_size, default=(64, 64), help="input frame HxW (fixed in the graph)")
     p.add_argument("--frames", type=int, default=15, help="basicvsr: clip length (fixed in the graph)")
     _add_output_args(p, out_help="exported file (default: MODEL.pt or MODEL.onnx)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing exported file or JSON")
     p.set_defaults(func=cmd_export)
 
 
