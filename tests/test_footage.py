@@ -294,6 +294,8 @@ def test_footage_list_and_show(fake_pool, tmp_path, capsys, monkeypatch):
     from PIL import Image
 
     assert Image.open(sheet).size == (3 * 28, 2 * 30)
+    assert cli(["footage", "show", "tree", "-o", str(sheet)]) == 2  # not replaced without --overwrite
+    assert "--overwrite" in capsys.readouterr().err and Image.open(sheet).size == (3 * 28, 2 * 30)
 
 
 # --- the real clips, when Debian's opencv-doc is installed -----------------------------------------

@@ -557,10 +557,8 @@ def cmd_footage(args: argparse.Namespace) -> None:
         emit(rows, args, args.out)
         return
     if args.out is None:
-        raise ValueError("footage show needs -o/--out PNG")
-    if Path(args.out).exists() and not args.overwrite:
-        raise FileExistsError(f"--out {args.out} exists; pass --overwrite to replace it")
-    path = footage_info.save_contact_sheet(args.name, args.out, args.count, args.width)
+        raise CLIError("footage show needs -o/--out PNG")
+    path = footage_info.save_contact_sheet(args.name, args.out, args.count, args.width, args.overwrite)
     print(f"wrote {path}")
 
 

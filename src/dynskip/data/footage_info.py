@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from PIL import Image, ImageDraw
 
 from dynskip.assets import ASSETS, AssetNotFoundError, asset_path, footage_names
 from dynskip.data.video import iter_video_frames, probe_video
+from dynskip.utils.atomic import atomic_file, check_output
 
 
 @dataclass(frozen=True)
@@ -92,21 +91,15 @@ def _thumbnail(frame: np.ndarray, width: int, label: str) -> Image.Image:
     return image
 
 
-def save_contact_sheet(name: str, out: str | Path, count: int = 6, width: int = 320) -> Path:
-    """Write :func:`contact_sheet` to ``out`` (PNG), under a temporary name renamed when complete."""
+def save_contact_sheet(
+    name: str, out: str | Path, count: int = 6, width: int = 320, overwrite: bool = False
+) -> Path:
+    """Write :func:`contact_sheet` to ``out`` (PNG) atomically; an existing file only with ``overwrite``."""
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"contact sheet output {out} must be a .png file")
+    check_output(out, folder=False, overwrite=overwrite)
     sheet = contact_sheet(name, count, width)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sheet.save(handle, format="PNG")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out, overwrite=overwrite) as temp:
+        sheet.save(temp, format="PNG")
     return out
