@@ -17,7 +17,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.loggers import WandbLogger
 
-from dynskip.config import check_paths, config_dir
+from dynskip.config import check_paths, config_search_path
 from dynskip.schema import check_types
 from dynskip.utils.ddp_hydra import ddp_job_scope, pin_ddp_children_to_this_job
 from dynskip.utils.instantiate import instantiate_group
@@ -145,7 +145,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         finish_wandb()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     pin_ddp_children_to_this_job()  # trainer=ddp in a multirun: extra ranks re-run this job only
     with ddp_job_scope():
