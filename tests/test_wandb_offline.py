@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from wandb.proto import wandb_internal_pb2 as pb
 
 from dynskip.utils.wandb_mode import ensure_wandb_mode
 from hydra_runs import run_train, searchpath_override, write_tiny_conf
+
+pytest.importorskip("wandb", reason="the wandb extra is not installed")
+from wandb.proto import wandb_internal_pb2 as pb
 
 _BLOCK = 32768  # the .wandb file is a LevelDB-style log: 32 KiB blocks of checksummed chunks
 

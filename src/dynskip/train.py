@@ -20,6 +20,7 @@ from pytorch_lightning.loggers import WandbLogger
 from dynskip.config import check_paths, config_search_path
 from dynskip.schema import check_types
 from dynskip.utils.ddp_hydra import ddp_job_scope, pin_ddp_children_to_this_job
+from dynskip.utils.extras import require_logger_extras
 from dynskip.utils.instantiate import instantiate_group
 from dynskip.utils.wandb_mode import ensure_wandb_mode, finish_wandb
 
@@ -77,6 +78,7 @@ def build_components(
     ``wandb_id``: continue that W&B run (a resumed job) instead of starting a new one.
     """
     check_paths(cfg)
+    require_logger_extras(cfg.get("logger"))
     wandb_cfg = (cfg.get("logger") or {}).get("wandb")
     if wandb_cfg is not None:
         ensure_wandb_mode()
