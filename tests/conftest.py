@@ -13,6 +13,18 @@ GT_SIZE, LQ_SIZE = 32, 8
 REDS_CLIPS = ("000", "001", "011", "015", "020", *(f"{i:03d}" for i in range(240, 270)))
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`cuda`-marked tests are skipped on a machine without CUDA (`make gpu-check` runs them)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (make gpu-check runs it on a GPU)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
+
+
 def write_png(path: Path, size: int = GT_SIZE, seed: int = 0) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pixels = np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)

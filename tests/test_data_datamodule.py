@@ -11,11 +11,12 @@ import torch
 from omegaconf import OmegaConf
 
 from dynskip.assets import asset_path
+from dynskip.config import config_dir
 from dynskip.data.augment import Augment
 from dynskip.data.datamodule import EpochShuffleSampler, RestorationDataModule, UnpaddedDistributedSampler
 from dynskip.data.synthetic import SyntheticClips
 
-CONF_DATA = Path(__file__).resolve().parents[1] / "conf" / "data"
+CONF_DATA = config_dir() / "data"
 EXPECTED_CONFIGS = {
     "vimeo90k_triplet", "vimeo90k_septuplet", "ucf101", "middlebury", "snu_film", "reds", "vid4",
     "video_vsr", "video_vfi", "synthetic_vsr", "synthetic_vfi",

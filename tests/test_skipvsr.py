@@ -255,3 +255,19 @@ def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> N
     assert len(measured) == int(calibrate)  # both trunks and both passes share one measurement
     torch.testing.assert_close(first, second)  # the cut-over changes the route, never the result
     fallback.clear_fallback_cache()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_estimator_input_has_finite_gradients_on_flat_tiles(dtype: torch.dtype) -> None:
+    """A flat tile has zero variance; the square root of the per-tile std must not turn its (infinite)
+    gradient into NaN. bf16-mixed training hits this on most flat tiles (E[x^2] - E[x]^2 cancels to 0)."""
+    model = _small().train()
+    model._state = {"prev_mask": None}
+    feat = torch.full((1, model.num_feat, 16, 24), 0.3, dtype=dtype)
+    feat[..., :8, :8] = torch.rand(model.num_feat, 8, 8, generator=torch.Generator().manual_seed(0))
+    feat.requires_grad_(True)
+    x_i = torch.full((1, 3, 16, 24), 0.5, dtype=dtype, requires_grad=True)
+    inputs = model._estimator_input(feat, x_i, None, None)
+    inputs.float().sum().backward()
+    assert bool(torch.isfinite(feat.grad).all()), "NaN / inf gradient into the features"
+    assert bool(torch.isfinite(x_i.grad).all()), "NaN / inf gradient into the frame"

@@ -5,26 +5,32 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_dir, initialize_config_module
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from dynskip.assets import asset_path
 
+CONF_PACKAGE = "dynskip.conf"  # the configs ship inside the package, so a wheel carries them
+
 
 def config_dir() -> Path:
-    """The project's ``conf/`` folder: ``DYNSKIP_CONF`` if set, else next to the source checkout."""
+    """The Hydra config folder: ``DYNSKIP_CONF`` if set, else the package's ``dynskip/conf``."""
     env = os.environ.get("DYNSKIP_CONF")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / "conf")
-    for path in candidates:
-        if (path / "train.yaml").is_file():
-            return path
-    raise FileNotFoundError(
-        f"Hydra config folder not found (looked in {[str(c) for c in candidates]}); "
-        "set DYNSKIP_CONF to the repository's conf/ folder"
-    )
+    path = Path(env) if env else Path(__file__).resolve().parent / "conf"
+    if not (path / "train.yaml").is_file():
+        source = "DYNSKIP_CONF" if env else "the installed package"
+        raise FileNotFoundError(
+            f"Hydra config folder not found: {path} (from {source}) has no train.yaml; "
+            "set DYNSKIP_CONF to a folder with train.yaml or reinstall dynskip"
+        )
+    return path
+
+
+def config_search_path() -> str:
+    """``@hydra.main``'s config_path: ``DYNSKIP_CONF``'s folder if set, else ``pkg://dynskip.conf``."""
+    return str(config_dir()) if os.environ.get("DYNSKIP_CONF") else f"pkg://{CONF_PACKAGE}"
 
 
 def run_tags(tags: list | None, task: str | None, model: str | None, budget: float | None = None) -> list:
@@ -66,7 +72,12 @@ def compose_config(config_name: str, overrides: list[str], output_dir: str | Pat
     """Compose a config outside ``@hydra.main`` (tests, the demo) with Hydra's runtime fields set,
     so ``${hydra:...}`` interpolations resolve as they would in a launched job."""
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    init = (
+        initialize_config_dir(config_dir=str(config_dir()), version_base="1.3")
+        if os.environ.get("DYNSKIP_CONF")
+        else initialize_config_module(config_module=CONF_PACKAGE, version_base="1.3")
+    )
+    with init:
         cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
     cfg.hydra.runtime.output_dir = str(output_dir)
     cfg.hydra.job.name = config_name

@@ -4,8 +4,10 @@
    fine-tuned a few steps on carphone clips) through the same ``train()`` as ``dynskip-train``.
 2. Evaluation on carphone_pristine.mp4 of dense BasicVSR, the demo checkpoint and SkipVSR (VSR), and
    dense RIFE v3.9 and UGSP-RIFE (VFI), with measured speed-ups of the skipping models over their
-   dense backbones; a results table, ``results.json``, ``results.md`` and input / output / target
-   pictures.
+   dense backbones; a results table, ``results.json`` and ``results.md``.
+3. Pictures that say what they show (``dynskip.demo_pictures``): labelled input / dense / skipping /
+   target panels per task, both skipping models' tile masks over the frame, and speed versus quality of
+   both over three thresholds against their dense baselines (``thresholds.json``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import torch
 
 from dynskip.assets import asset_path
 from dynskip.config import compose_config
-from dynskip.evaluation.footage import evaluate_footage, load_frames, vfi_workload, vsr_workload
+from dynskip.demo_pictures import comparison_picture, mask_picture, speed_quality_plot
+from dynskip.evaluation.footage import evaluate_footage, load_frames
 from dynskip.evaluation.loading import load_model
 from dynskip.evaluation.report import print_results, results_markdown
 from dynskip.models import list_models
 from dynskip.utils.atomic import atomic_write_text
-from dynskip.utils.images import make_row, save_png
+
+# A VFI pass is ~0.6 s (14 frames): 3 repeats left its speed-up noise-bound (1.06x-1.29x over quiet runs),
+# so it gets 9; a VSR pass is ~5 s and 3 repeats hold.
+REPEATS = {"vsr": 3, "vfi": 9}
 
 
 def train_demo(out: Path, steps: int) -> Path:
@@ -37,20 +43,38 @@ def train_demo(out: Path, steps: int) -> Path:
     return out / "train" / "checkpoints" / "last.ckpt"
 
 
-def picture(model, task: str, clip: torch.Tensor, path: Path) -> None:
-    """Input / output / target of the middle output frame."""
-    work = (vsr_workload if task == "vsr" else vfi_workload)(model, clip, "cpu")
-    with torch.inference_mode():
-        pred = work.run()
-    k = pred.shape[0] // 2
-    if task == "vsr":
-        lq = torch.nn.functional.interpolate(
-            work.targets[k : k + 1], scale_factor=0.25, mode="bicubic", antialias=True
+# The default threshold (0.5) is evaluated with the other models; these two complete the trade-off plot.
+EXTRA_THRESHOLDS = (0.3, 0.7)
+
+
+def threshold_sweep(name: str, task: str, video: Path, frames: int, default: dict) -> list[dict]:
+    """``default`` (the model's row at its default threshold) and the model at ``EXTRA_THRESHOLDS``, each
+    timed against its dense baseline, ordered by threshold."""
+    results = [default]
+    for threshold in EXTRA_THRESHOLDS:
+        model = load_model(name, threshold=threshold)
+        result = evaluate_footage(
+            model, task, video, frames=frames, compare_dense=True, repeats=REPEATS[task]
         )
-        inp = torch.nn.functional.interpolate(lq, size=pred.shape[-2:], mode="nearest")[0]
-    else:
-        inp = 0.5 * (clip[2 * k] + clip[2 * k + 2])  # the two input frames, blended
-    save_png(make_row([inp, pred[k], work.targets[k]]), path)
+        results.append({"model": name, "task": task, "threshold": threshold, **result})
+    return sorted(results, key=lambda r: r["threshold"])
+
+
+def demo_pictures(
+    out: Path, models: dict[str, torch.nn.Module], video: Path, frames: int, sweeps: dict
+) -> None:
+    clip = load_frames(video, frames, 0)
+    with torch.inference_mode():
+        comparison_picture(
+            "vsr", clip, ("basicvsr", models["basicvsr"]), ("skipvsr", models["skipvsr"]),
+            out / "vsr_comparison_carphone.png",
+        )  # fmt: skip
+        comparison_picture(
+            "vfi", clip, ("rife v3.9", models["rife"]), ("ugsp-rife", models["ugsp-rife"]),
+            out / "vfi_comparison_carphone.png",
+        )  # fmt: skip
+        mask_picture(models["skipvsr"], models["ugsp-rife"], clip, out)
+    speed_quality_plot(sweeps, out / "speed_quality_carphone.png")
 
 
 def run_demo(out: Path, frames: int = 30, train_steps: int = 20) -> list[dict]:
@@ -60,28 +84,40 @@ def run_demo(out: Path, frames: int = 30, train_steps: int = 20) -> list[dict]:
     ckpt = train_demo(out, train_steps)
 
     rows: list[dict] = []
+    models: dict[str, torch.nn.Module] = {}
 
     def evaluate(label: str, task: str, name: str, compare: bool, **kwargs) -> None:
         if name not in list_models():
             print(f"note: model '{name}' is not registered in this build; its row is left out")
             return
         model = load_model(name, **kwargs)
-        # A VFI pass is ~0.6 s (14 frames): 3 repeats left its speed-up noise-bound (1.06x-1.29x over
-        # quiet runs), so it gets 9; a VSR pass is ~5 s and 3 repeats hold.
-        repeats = 3 if task == "vsr" else 9
-        result = evaluate_footage(model, task, video, frames=frames, compare_dense=compare, repeats=repeats)
-        rows.append({"model": label, "task": task, **result})
+        result = evaluate_footage(
+            model, task, video, frames=frames, compare_dense=compare, repeats=REPEATS[task]
+        )
+        threshold = getattr(model, "threshold", None) if compare else None
+        rows.append({"model": label, "task": task, **({"threshold": threshold} if compare else {}), **result})
         if compare:
             dense = result["dense"]
             rows.append({"model": f"{label} (all active)", "task": task, **dense, "frames": result["frames"]})
-        if label in ("basicvsr", "rife"):
-            picture(model, task, load_frames(video, frames, 0), out / f"{task}_{label}_carphone.png")
+        models.setdefault(label, model)
 
     evaluate("basicvsr", "vsr", "basicvsr", False)
     evaluate("basicvsr (demo ckpt)", "vsr", "basicvsr", False, ckpt=ckpt)
     evaluate("skipvsr", "vsr", "skipvsr", True)
     evaluate("rife", "vfi", "rife", False)
     evaluate("ugsp-rife", "vfi", "ugsp-rife", True)
+
+    if {"basicvsr", "skipvsr", "rife", "ugsp-rife"} <= set(models):
+        sweeps = {
+            f"{task.upper()}: {name} vs its dense baseline": threshold_sweep(
+                name, task, video, frames, next(r for r in rows if r["model"] == name)
+            )
+            for name, task in (("skipvsr", "vsr"), ("ugsp-rife", "vfi"))
+        }
+        atomic_write_text(out / "thresholds.json", json.dumps(sweeps, indent=2), overwrite=True)
+        demo_pictures(out, models, video, frames, sweeps)
+    else:
+        print("note: a model is missing from this build; no pictures or threshold sweep")
 
     tables = []
     for task in ("vsr", "vfi"):

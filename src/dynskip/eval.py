@@ -13,7 +13,7 @@ import hydra
 import pytorch_lightning as pl
 from omegaconf import DictConfig
 
-from dynskip.config import config_dir
+from dynskip.config import config_search_path
 from dynskip.evaluation.loading import RANDOM_WEIGHTS, RandomWeightsError, refuse_random_weights
 from dynskip.schema import check_types
 from dynskip.train import build_components, scalar_metrics, write_metrics
@@ -60,7 +60,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float | str]:
         finish_wandb()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="eval")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="eval")
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

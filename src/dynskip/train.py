@@ -17,10 +17,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.loggers import WandbLogger
 
-from dynskip.config import check_paths, config_dir
+from dynskip.config import check_paths, config_search_path
 from dynskip.schema import check_types
 from dynskip.utils.atomic_checkpoint import newest_loadable_checkpoint, remove_stale_temporaries
 from dynskip.utils.ddp_hydra import ddp_job_scope, pin_ddp_children_to_this_job
+from dynskip.utils.extras import require_logger_extras
 from dynskip.utils.instantiate import instantiate_group
 from dynskip.utils.run_history import is_extra_rank, move_earlier_run, refuse_mixed_run
 from dynskip.utils.wandb_mode import ensure_wandb_mode, finish_wandb
@@ -109,6 +110,7 @@ def build_components(
     ``wandb_id``: continue that W&B run (a resumed job) instead of starting a new one.
     """
     check_paths(cfg)
+    require_logger_extras(cfg.get("logger"))
     wandb_cfg = (cfg.get("logger") or {}).get("wandb")
     if wandb_cfg is not None:
         ensure_wandb_mode()
@@ -180,7 +182,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         finish_wandb()
 
 
-@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="train")
+@hydra.main(version_base="1.3", config_path=config_search_path(), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     pin_ddp_children_to_this_job()  # trainer=ddp in a multirun: extra ranks re-run this job only
     with ddp_job_scope():

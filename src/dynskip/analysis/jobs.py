@@ -15,11 +15,12 @@ from pathlib import Path
 
 import yaml
 
-# Metric keys tried in order when the caller names none: the test set when it ran, else validation.
-# Cost and speed follow the same order, so that quality and cost come from the same stage.
-QUALITY_KEYS: tuple[str, ...] = ("test/psnr", "val/psnr")
-COST_KEYS: tuple[str, ...] = ("test/skip/gmacs_actual", "val/skip/gmacs_actual")
-SPEED_KEYS: tuple[str, ...] = ("test/latency/speedup", "val/latency/speedup")
+# Metric keys tried in order when the caller names none: the test set when it ran, else validation,
+# else an `evaluate --json` result's own keys. Cost and speed follow the same order, so that quality and
+# cost come from the same stage.
+QUALITY_KEYS: tuple[str, ...] = ("test/psnr", "val/psnr", "psnr")
+COST_KEYS: tuple[str, ...] = ("test/skip/gmacs_actual", "val/skip/gmacs_actual", "gmacs_per_frame")
+SPEED_KEYS: tuple[str, ...] = ("test/latency/speedup", "val/latency/speedup", "speedup")
 
 # PNGs written by MaskVisualiserCallback through dynskip.utils.images.log_image.
 _MASK_PNG = re.compile(r"^val_skip_maps_(?P<name>.+)_step(?P<step>\d+)\.png$")

@@ -13,17 +13,53 @@ from PIL import Image
 
 
 @dataclass
-class Panel:
-    """One scatter of jobs: ``front`` indexes the Pareto-optimal points among ``xs`` / ``ys``."""
+class Series:
+    """Points of one source: ``front`` indexes its Pareto-optimal points among ``xs`` / ``ys``;
+    ``name`` labels it in the legend (``None``: a single unnamed series, drawn red and grey)."""
 
-    title: str
-    xlabel: str
-    ylabel: str
     xs: Sequence[float]
     ys: Sequence[float]
     labels: Sequence[str]
     front: Sequence[int]
+    name: str | None = None
+
+
+@dataclass
+class Panel:
+    """One scatter of one or more series, each with its own front."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    series: Sequence[Series]
     missing: str | None = None  # why the panel has no points (shown instead of the scatter)
+
+
+def _draw_series(ax: Axes, series: Series, color: str | None) -> None:
+    xs, ys = np.asarray(series.xs, dtype=float), np.asarray(series.ys, dtype=float)
+    on_front = np.zeros(len(xs), dtype=bool)
+    on_front[list(series.front)] = True
+    front_color = color or "tab:red"
+    ax.scatter(
+        xs[~on_front],
+        ys[~on_front],
+        s=30,
+        zorder=2,
+        label="dominated" if color is None and on_front.sum() < len(xs) else None,
+        **({"facecolors": "none", "edgecolors": color} if color else {"c": "0.6"}),
+    )
+    front_label = series.name if color else "Pareto front"
+    ax.scatter(xs[on_front], ys[on_front], c=front_color, s=50, edgecolors="k", label=front_label, zorder=3)
+    order = sorted(series.front, key=lambda i: xs[i])
+    ax.plot(
+        xs[order], ys[order], c=front_color, lw=1.2, drawstyle="steps-post" if len(order) > 1 else "default"
+    )
+    labelled: set[tuple[float, float]] = set()
+    for x, y, label in zip(xs, ys, series.labels, strict=True):
+        if (float(x), float(y)) in labelled:  # identical points (repeated dense baselines) share a label
+            continue
+        labelled.add((float(x), float(y)))
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
 
 
 def _draw(ax: Axes, panel: Panel) -> None:
@@ -31,22 +67,16 @@ def _draw(ax: Axes, panel: Panel) -> None:
     ax.set_xlabel(panel.xlabel)
     ax.set_ylabel(panel.ylabel)
     ax.grid(True, alpha=0.3)
-    if not panel.xs:
+    drawn = [series for series in panel.series if len(series.xs)]
+    if not drawn:
         ax.text(
             0.5, 0.5, panel.missing or "no data", ha="center", va="center", transform=ax.transAxes, wrap=True
         )
         return
-    xs, ys = np.asarray(panel.xs, dtype=float), np.asarray(panel.ys, dtype=float)
-    on_front = np.zeros(len(xs), dtype=bool)
-    on_front[list(panel.front)] = True
-    ax.scatter(xs[~on_front], ys[~on_front], c="0.6", s=30, label="dominated", zorder=2)
-    ax.scatter(xs[on_front], ys[on_front], c="tab:red", s=50, edgecolors="k", label="Pareto front", zorder=3)
-    order = sorted(panel.front, key=lambda i: xs[i])
-    ax.plot(
-        xs[order], ys[order], c="tab:red", lw=1.2, drawstyle="steps-post" if len(order) > 1 else "default"
-    )
-    for x, y, label in zip(xs, ys, panel.labels, strict=True):
-        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    overlay = len(panel.series) > 1 or panel.series[0].name is not None
+    for i, series in enumerate(panel.series):  # a source keeps its colour in every panel
+        if len(series.xs):
+            _draw_series(ax, series, f"C{i % 10}" if overlay else None)
     ax.legend(loc="best", fontsize=8)
 
 

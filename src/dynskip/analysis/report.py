@@ -1,4 +1,5 @@
-"""Sweep report: Pareto plot, markdown table of every job, mask gallery of the best job.
+"""Sweep report: Pareto plot, markdown table of every job, mask gallery of the best job; with several
+sweep folders or ``evaluate --json`` files, their fronts overlaid in one plot and one table each.
 
 Reads only what each job left on disk (``.hydra/overrides.yaml``, ``metrics.json``, PNGs), so it
 needs no logger and works on a sweep copied from a cluster.
@@ -11,20 +12,37 @@ import json
 import logging
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dynskip.analysis.jobs import COST_KEYS, QUALITY_KEYS, SPEED_KEYS, Job, load_sweep, varying_overrides
+from dynskip.analysis.jobs import COST_KEYS, QUALITY_KEYS, SPEED_KEYS, Job, varying_overrides
 from dynskip.analysis.pareto import pareto_front
-from dynskip.analysis.plots import Panel, image_gallery, pareto_figure
+from dynskip.analysis.plots import Panel, Series, image_gallery, pareto_figure
+from dynskip.analysis.sources import Source, load_sources
 from dynskip.utils.atomic import AtomicOutput, check_output
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
+class SourceFronts:
+    """One source's compared keys, fronts, best job and left-out jobs."""
+
+    source: Source
+    quality_key: str | None
+    cost_key: str | None
+    speed_key: str | None
+    front_cost: list[Job]
+    front_speed: list[Job]
+    best: Job | None
+    left_out: dict[str, str]
+
+
+@dataclass
 class Report:
-    """What :func:`write_report` wrote, and the numbers behind it."""
+    """What :func:`write_report` wrote, and the numbers behind it. With several sources the job names
+    in ``front_*`` and ``left_out`` read ``source: job``, the keys list each source's distinct keys and
+    ``best`` is ``None`` (each source's best is in ``sources``)."""
 
     jobs: list[Job]
     quality_key: str | None
@@ -38,6 +56,7 @@ class Report:
     pareto: Path
     gallery: Path | None
     summary: Path
+    sources: list[SourceFronts] = field(default_factory=list)
 
 
 def resolve_key(jobs: Sequence[Job], keys: str | Sequence[str]) -> str | None:
@@ -78,27 +97,36 @@ def _front(jobs: Sequence[Job], quality: str | None, other: str | None, maximize
     return [scored[i][0] for i in front]
 
 
-def _panel(
+def _series(
     jobs: Sequence[Job],
     quality: str | None,
     other: str | None,
     front: Sequence[Job],
-    title: str,
-    xlabel: str,
     axes: Sequence[str],
-) -> Panel:
+    name: str | None = None,
+) -> Series:
     scored = [
         j for j in jobs if quality and other and j.value(quality) is not None and j.value(other) is not None
     ]
-    missing = None if scored else f"no job reports both {quality or 'a quality metric'} and {other or xlabel}"
-    return Panel(
-        title=title,
-        xlabel=f"{xlabel} ({other})" if other else xlabel,
-        ylabel=quality or "quality",
+    return Series(
         xs=[j.value(other) for j in scored],
         ys=[j.value(quality) for j in scored],
         labels=[job_label(j, axes) for j in scored],
         front=[scored.index(j) for j in front],
+        name=name,
+    )
+
+
+def _panel(
+    series: Sequence[Series], quality: str | None, other: str | None, title: str, xlabel: str
+) -> Panel:
+    empty = all(not s.xs for s in series)
+    missing = f"no job reports both {quality or 'a quality metric'} and {other or xlabel}" if empty else None
+    return Panel(
+        title=title,
+        xlabel=f"{xlabel} ({other})" if other else xlabel,
+        ylabel=quality or "quality",
+        series=series,
         missing=missing,
     )
 
@@ -149,12 +177,13 @@ def markdown_table(
     best: Job | None,
     title: str,
     dropped: dict[str, str] | None = None,
+    level: int = 1,
 ) -> str:
     axes = varying_overrides(jobs)
     keys = _column_keys(jobs, quality, cost, speed)
     ok = [j for j in jobs if j.ok]
     lines = [
-        f"# {title}",
+        f"{'#' * level} {title}",
         "",
         f"{len(jobs)} jobs, {len(ok)} with metrics.json. Quality `{quality}`, "
         f"cost `{cost}` (GMACs per frame), speed-up `{speed}` (dense / sparse latency).",
@@ -173,13 +202,13 @@ def markdown_table(
             cells += [job.error or "—", *[""] * (len(keys) - 1)]
         lines.append("| " + " | ".join([*cells, marks or ""]) + " |")
     if dropped:
-        lines += ["", f"## Left out of the fronts and the plot ({len(dropped)} jobs)", ""]
+        lines += ["", f"{'#' * (level + 1)} Left out of the fronts and the plot ({len(dropped)} jobs)", ""]
         lines += [f"- `{name}`: {reason}" for name, reason in dropped.items()]
-    lines += _seed_summary(ok, axes, [k for k in (quality, cost, speed) if k in keys])
+    lines += _seed_summary(ok, axes, [k for k in (quality, cost, speed) if k in keys], level + 1)
     return "\n".join(lines) + "\n"
 
 
-def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str]) -> list[str]:
+def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str], level: int = 2) -> list[str]:
     """Mean ± sample std over seeds per configuration, when the sweep varies ``seed``. Each cell names
     how many seeds reported the metric; a single value gets no spread (a std of one run is not 0)."""
     if "seed" not in axes or not keys:
@@ -190,7 +219,7 @@ def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str])
         groups.setdefault(tuple(repr(job.overrides.get(a)) for a in group_axes), []).append(job)
     lines = [
         "",
-        "## Mean ± std over seeds",
+        f"{'#' * level} Mean ± std over seeds",
         "",
         "`n` counts the seeds that reported the metric; `seeds` counts the jobs with metrics.json.",
         "",
@@ -213,26 +242,113 @@ def _seed_summary(jobs: Sequence[Job], axes: Sequence[str], keys: Sequence[str])
     return lines
 
 
+def analyse(
+    source: Source, quality: str | Sequence[str], cost: str | Sequence[str], speed: str | Sequence[str]
+) -> SourceFronts:
+    """Resolve the compared keys among ``source``'s own jobs, then its fronts and best job."""
+    ok = [j for j in source.jobs if j.ok]
+    q_key, c_key, s_key = resolve_key(ok, quality), resolve_key(ok, cost), resolve_key(ok, speed)
+    return SourceFronts(
+        source,
+        q_key,
+        c_key,
+        s_key,
+        _front(ok, q_key, c_key, maximize_other=False),
+        _front(ok, q_key, s_key, maximize_other=True),
+        pick_best(ok, q_key, c_key),
+        left_out(source.jobs, [q_key, c_key, s_key]),
+    )
+
+
+def _source_summary(fronts: SourceFronts) -> dict:
+    jobs = fronts.source.jobs
+    return {
+        "name": fronts.source.name,
+        "sweep_dir": str(fronts.source.paths[0]) if fronts.source.paths else None,
+        "paths": [str(p) for p in fronts.source.paths],
+        "quality_key": fronts.quality_key,
+        "cost_key": fronts.cost_key,
+        "speed_key": fronts.speed_key,
+        "front_cost": [j.name for j in fronts.front_cost],
+        "front_speed": [j.name for j in fronts.front_speed],
+        "best": fronts.best.name if fronts.best else None,
+        "left_out": fronts.left_out,
+        "jobs": [
+            {"name": j.name, "overrides": j.overrides, "metrics": j.metrics, "error": j.error} for j in jobs
+        ],
+    }
+
+
+def _source_table(fronts: SourceFronts, title: str, level: int = 1) -> str:
+    return markdown_table(
+        fronts.source.jobs,
+        fronts.quality_key,
+        fronts.cost_key,
+        fronts.speed_key,
+        [j.name for j in fronts.front_cost],
+        [j.name for j in fronts.front_speed],
+        fronts.best,
+        title,
+        fronts.left_out,
+        level,
+    )
+
+
+def _gallery(best: Job | None, out: Path) -> Path | None:
+    if best is None:
+        return None
+    images = dict(best.mask_images())
+    grid = best.output_grid()
+    if grid is not None:
+        images["output (input | prediction | target)"] = grid
+    if not images:
+        log.warning("best job %s saved no mask or output PNG: no gallery", best.name)
+        return None
+    return image_gallery(images, out / "mask_gallery.png", title=f"best job: {best.name}")
+
+
+def _out_dir(inputs: Sequence[Path], out_dir: str | Path | None) -> Path:
+    if out_dir is not None:
+        return Path(out_dir)
+    if len(inputs) == 1 and inputs[0].is_dir():
+        return inputs[0] / "report"
+    raise ValueError(
+        f"an output folder is needed for {len(inputs)} inputs or an evaluate JSON file "
+        "(--out DIR); only a single sweep folder defaults to SWEEP_DIR/report"
+    )
+
+
 def write_report(
-    sweep_dir: str | Path,
+    inputs: str | Path | Sequence[str | Path],
     out_dir: str | Path | None = None,
     quality: str | Sequence[str] = QUALITY_KEYS,
     cost: str | Sequence[str] = COST_KEYS,
     speed: str | Sequence[str] = SPEED_KEYS,
     overwrite: bool = False,
 ) -> Report:
-    """Write ``pareto.png``, ``report.md``, ``mask_gallery.png`` and ``summary.json`` into ``out_dir``
-    (default ``<sweep_dir>/report``). ``quality`` / ``cost`` / ``speed`` are ``metrics.json`` keys, or
-    lists of keys of which the first that some job reports is used.
+    """Write ``pareto.png``, ``report.md``, ``summary.json`` and (one sweep) ``mask_gallery.png`` into
+    ``out_dir`` (default, for one sweep folder: ``<sweep_dir>/report``). ``inputs``: sweep folders and
+    ``evaluate --json`` files; several are overlaid, one series each. ``quality`` / ``cost`` / ``speed``
+    are metric keys, or lists of keys of which the first that some job of a source reports is used.
 
     The folder appears whole or not at all (``dynskip.utils.atomic``); an earlier report in ``out_dir``
     is replaced only with ``overwrite``, and then only the files it wrote."""
-    sweep_dir = Path(sweep_dir)
-    out = Path(out_dir) if out_dir is not None else sweep_dir / "report"
-    check_output(out, folder=True, overwrite=overwrite)  # before reading the sweep
-    jobs = [j for j in load_sweep(sweep_dir) if out not in j.path.parents and j.path != out]
+    paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    out = _out_dir(paths, out_dir)
+    check_output(out, folder=True, overwrite=overwrite)  # before reading the sources
+    sources = load_sources(paths)
+    for source in sources:  # a report folder written inside a sweep is not one of its jobs
+        source.jobs = [
+            j for j in source.jobs if not (j.path.is_dir() and (j.path == out or out in j.path.parents))
+        ]
+    fronts = [analyse(source, quality, cost, speed) for source in sources]
+    for f in fronts:
+        for name, reason in f.left_out.items():
+            log.warning("%s: job %s is left out of the fronts: %s", f.source.name, name, reason)
     with AtomicOutput(out, folder=True, overwrite=overwrite) as output:
-        report = _write_report_files(jobs, sweep_dir, output.temp, quality, cost, speed)
+        report = (
+            _write_single(fronts[0], output.temp) if len(fronts) == 1 else _write_overlay(fronts, output.temp)
+        )
     # The files were written under the temporary folder; name them where they now are.
     moved = {f: None if getattr(report, f) is None else out / getattr(report, f).name for f in _PATH_FIELDS}
     return dataclasses.replace(report, **moved)
@@ -241,77 +357,96 @@ def write_report(
 _PATH_FIELDS = ("table", "pareto", "gallery", "summary")
 
 
-def _write_report_files(
-    jobs: list[Job],
-    sweep_dir: Path,
-    out: Path,
-    quality: str | Sequence[str],
-    cost: str | Sequence[str],
-    speed: str | Sequence[str],
-) -> Report:
+def _write_single(f: SourceFronts, out: Path) -> Report:
+    jobs, name = f.source.jobs, f.source.name
     ok = [j for j in jobs if j.ok]
-    q_key, c_key, s_key = resolve_key(ok, quality), resolve_key(ok, cost), resolve_key(ok, speed)
-    front_cost = _front(ok, q_key, c_key, maximize_other=False)
-    front_speed = _front(ok, q_key, s_key, maximize_other=True)
     axes = varying_overrides(jobs)
     pareto = pareto_figure(
         [
-            _panel(ok, q_key, c_key, front_cost, "quality vs cost", "GMACs / frame", axes),
-            _panel(ok, q_key, s_key, front_speed, "quality vs measured speed-up", "speed-up", axes),
+            _panel(
+                [_series(ok, f.quality_key, f.cost_key, f.front_cost, axes)],
+                f.quality_key,
+                f.cost_key,
+                "quality vs cost",
+                "GMACs / frame",
+            ),
+            _panel(
+                [_series(ok, f.quality_key, f.speed_key, f.front_speed, axes)],
+                f.quality_key,
+                f.speed_key,
+                "quality vs measured speed-up",
+                "speed-up",
+            ),
         ],
         out / "pareto.png",
-        title=f"{sweep_dir.name}: {len(ok)} jobs",
+        title=f"{name}: {len(ok)} jobs",
     )
-    best = pick_best(ok, q_key, c_key)
-    dropped = left_out(jobs, [q_key, c_key, s_key])
-    for name, reason in dropped.items():
-        log.warning("sweep job %s is left out of the fronts: %s", name, reason)
-    gallery = None
-    if best is not None:
-        images = dict(best.mask_images())
-        grid = best.output_grid()
-        if grid is not None:
-            images["output (input | prediction | target)"] = grid
-        if images:
-            gallery = image_gallery(images, out / "mask_gallery.png", title=f"best job: {best.name}")
-        else:
-            log.warning("best job %s saved no mask or output PNG: no gallery", best.name)
-    names_cost, names_speed = [j.name for j in front_cost], [j.name for j in front_speed]
+    gallery = _gallery(f.best, out)
     table = out / "report.md"
-    table.write_text(
-        markdown_table(
-            jobs,
-            q_key,
-            c_key,
-            s_key,
-            names_cost,
-            names_speed,
-            best,
-            f"Sweep report: {sweep_dir.name}",
-            dropped,
-        )
-    )
+    table.write_text(_source_table(f, f"Sweep report: {name}"))
     summary = out / "summary.json"
-    summary.write_text(
-        json.dumps(
-            {
-                "sweep_dir": str(sweep_dir),
-                "quality_key": q_key,
-                "cost_key": c_key,
-                "speed_key": s_key,
-                "front_cost": names_cost,
-                "front_speed": names_speed,
-                "best": best.name if best else None,
-                "left_out": dropped,
-                "jobs": [
-                    {"name": j.name, "overrides": j.overrides, "metrics": j.metrics, "error": j.error}
-                    for j in jobs
-                ],
-            },
-            indent=2,
-            default=str,
-        )
-    )
+    summary.write_text(json.dumps(_source_summary(f), indent=2, default=str))
+    names_cost, names_speed = [j.name for j in f.front_cost], [j.name for j in f.front_speed]
     return Report(
-        jobs, q_key, c_key, s_key, names_cost, names_speed, best, dropped, table, pareto, gallery, summary
+        jobs, f.quality_key, f.cost_key, f.speed_key, names_cost, names_speed, f.best, f.left_out,
+        table, pareto, gallery, summary, [f],
+    )  # fmt: skip
+
+
+def _keys(fronts: Sequence[SourceFronts], attr: str) -> str | None:
+    keys = list(dict.fromkeys(k for f in fronts if (k := getattr(f, attr))))
+    return " | ".join(keys) if keys else None
+
+
+def _write_overlay(fronts: Sequence[SourceFronts], out: Path) -> Report:
+    """Every source's points and front in one plot (a colour each), one table section each."""
+    cost_series, speed_series = [], []
+    for f in fronts:
+        ok, axes = [j for j in f.source.jobs if j.ok], varying_overrides(f.source.jobs)
+        cost_series.append(_series(ok, f.quality_key, f.cost_key, f.front_cost, axes, f.source.name))
+        speed_series.append(_series(ok, f.quality_key, f.speed_key, f.front_speed, axes, f.source.name))
+    q_keys, c_keys, s_keys = (
+        _keys(fronts, "quality_key"),
+        _keys(fronts, "cost_key"),
+        _keys(fronts, "speed_key"),
+    )
+    pareto = pareto_figure(
+        [
+            _panel(cost_series, q_keys, c_keys, "quality vs cost", "GMACs / frame"),
+            _panel(speed_series, q_keys, s_keys, "quality vs measured speed-up", "speed-up"),
+        ],
+        out / "pareto.png",
+        title=f"{len(fronts)} sources, filled markers on each one's front: "
+        + ", ".join(f.source.name for f in fronts),
+    )
+    lines = [
+        f"# Report: {len(fronts)} sources overlaid",
+        "",
+        "Each source's own front (its keys resolved among its own jobs); `pareto.png` draws them together.",
+        "",
+    ]
+    for f in fronts:
+        lines += [_source_table(f, f"{f.source.name} ({', '.join(map(str, f.source.paths))})", level=2), ""]
+    table = out / "report.md"
+    table.write_text("\n".join(lines))
+    summary = out / "summary.json"
+    summary.write_text(json.dumps({"sources": [_source_summary(f) for f in fronts]}, indent=2, default=str))
+
+    def named(f: SourceFronts, jobs: Sequence[Job]) -> list[str]:
+        return [f"{f.source.name}: {j.name}" for j in jobs]
+
+    return Report(
+        jobs=[j for f in fronts for j in f.source.jobs],
+        quality_key=q_keys,
+        cost_key=c_keys,
+        speed_key=s_keys,
+        front_cost=[n for f in fronts for n in named(f, f.front_cost)],
+        front_speed=[n for f in fronts for n in named(f, f.front_speed)],
+        best=None,
+        left_out={f"{f.source.name}: {name}": why for f in fronts for name, why in f.left_out.items()},
+        table=table,
+        pareto=pareto,
+        gallery=None,
+        summary=summary,
+        sources=list(fronts),
     )

@@ -55,6 +55,18 @@ CUTOVER_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # active fractions the dense cut-
 HALO = 2  # a residual block is two 3x3 convs: an output tile reads 2 pixels of its input around it
 
 
+# Floor of the per-tile variance under the square root. At 0 the root's gradient is infinite and the
+# clamp's mask turns it into NaN; in bf16, E[x^2] - E[x]^2 cancels to 0 on flat tiles. Changes a std only
+# where it is below 1e-6.
+VARIANCE_FLOOR = 1e-12
+
+
+def tile_mean_std(x: Tensor, tile: int) -> tuple[Tensor, Tensor]:
+    """Per-tile mean and standard deviation of ``x`` (B, C, H, W), with finite gradients everywhere."""
+    mean = tile_statistics(x, tile)
+    return mean, (tile_statistics(x * x, tile) - mean * mean).clamp_min(VARIANCE_FLOOR).sqrt()
+
+
 def upsample_mask(mask: Tensor, tile: int, hw: tuple[int, int]) -> Tensor:
     """``(B, K, gh, gw)`` per-group tile masks -> ``(B, K, h, w)`` pixel masks (the shared tile_to_pixel)."""
     b, k = mask.shape[:2]
@@ -251,12 +263,9 @@ class SkipVSR(SkipKnobs, BasicVSR):
     ) -> Tensor:
         b = feat.shape[0]
         ts = self.tile
-        mean = tile_statistics(feat, ts)
-        std = (tile_statistics(feat * feat, ts) - mean * mean).clamp_min(0).sqrt()
+        mean, std = tile_mean_std(feat, ts)
         gh, gw = mean.shape[-2:]
-        luma = x_i.mean(1, keepdim=True)
-        lm = tile_statistics(luma, ts)
-        texture = (tile_statistics(luma * luma, ts) - lm * lm).clamp_min(0).sqrt()
+        _, texture = tile_mean_std(x_i.mean(1, keepdim=True), ts)
         prev_mask = self._state["prev_mask"]
         prev_feat = self._state.get("prev_feat")
         if prev_feat is None:

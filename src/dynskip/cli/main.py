@@ -528,16 +528,19 @@ def cmd_report(args: argparse.Namespace) -> None:
     from dynskip.analysis.jobs import COST_KEYS, QUALITY_KEYS, SPEED_KEYS
 
     report = write_report(
-        args.sweep_dir,
+        args.inputs,
         args.out,
         quality=args.quality or QUALITY_KEYS,
         cost=args.cost or COST_KEYS,
         speed=args.speed or SPEED_KEYS,
         overwrite=args.overwrite,
     )
-    ok = sum(job.ok for job in report.jobs)
-    best = report.best.name if report.best else None
-    print(f"{len(report.jobs)} jobs ({ok} with metrics.json); best: {best}")
+    for fronts in report.sources:
+        jobs = fronts.source.jobs
+        ok = sum(job.ok for job in jobs)
+        best = fronts.best.name if fronts.best else None
+        where = f"{fronts.source.name}: " if len(report.sources) > 1 else ""
+        print(f"{where}{len(jobs)} jobs ({ok} with metrics.json); best: {best}")
     for name, reason in report.left_out.items():
         print(f"left out of the fronts: {name}: {reason}")
     for path in (report.table, report.pareto, report.gallery, report.summary):
@@ -726,9 +729,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-steps", type=int, default=20, help="training steps")
     p.set_defaults(func=cmd_demo)
 
-    p = _add_subcommand(sub, "report", "Pareto plot, job table and mask gallery of a multirun sweep folder")
-    p.add_argument("sweep_dir", help="a Hydra multirun folder (logs/train/multiruns/<date>)")
-    p.add_argument("-o", "--out", default=None, help="output folder (default: SWEEP_DIR/report)")
+    p = _add_subcommand(
+        sub,
+        "report",
+        "Pareto plot, job table and mask gallery of sweeps and evaluate results (fronts overlaid)",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="SWEEP_DIR_OR_JSON",
+        help="Hydra multirun folders (logs/train/multiruns/<date>) and `dynskip evaluate --json` files; "
+        "several are overlaid, one front each (results grouped per model, dense baselines apart)",
+    )
+    p.add_argument(
+        "-o", "--out", default=None, help="output folder (default for one sweep folder: SWEEP_DIR/report)"
+    )
     p.add_argument("--quality", default=None, help="key to maximise (default: test/psnr|val/psnr)")
     p.add_argument("--cost", default=None, help="key to minimise (default: val/skip/gmacs_actual)")
     p.add_argument("--speed", default=None, help="speed-up key (default: val/latency/speedup)")
