@@ -24,6 +24,8 @@ CPU_SIZED = {
     "experiment=ugsp_rife_video_finetune_fresh",
     "experiment=ugsp_rife_video_finetune_sprites",
     "experiment=ugsp_rife_video_finetune_varied",
+    "experiment=ugsp_rife_footage",
+    "experiment=ugsp_rife_footage_uncertainty",
     "sweep=carphone_tiny",
 }
 # sweep=optuna_pareto needs the optuna extra's sweeper plugin to compose.

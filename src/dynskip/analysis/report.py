@@ -334,9 +334,9 @@ def write_report(
     The folder appears whole or not at all (``dynskip.utils.atomic``); an earlier report in ``out_dir``
     is replaced only with ``overwrite``, and then only the files it wrote."""
     paths = [Path(inputs)] if isinstance(inputs, str | Path) else [Path(p) for p in inputs]
+    sources = load_sources(paths)  # names a missing or malformed input first
     out = _out_dir(paths, out_dir)
-    check_output(out, folder=True, overwrite=overwrite)  # before reading the sources
-    sources = load_sources(paths)
+    check_output(out, folder=True, overwrite=overwrite)  # before anything is written
     for source in sources:  # a report folder written inside a sweep is not one of its jobs
         source.jobs = [
             j for j in source.jobs if not (j.path.is_dir() and (j.path == out or out in j.path.parents))
