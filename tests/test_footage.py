@@ -113,6 +113,13 @@ def test_missing_file_in_installed_package(monkeypatch, tmp_path):
         asset_path("vtest")
 
 
+def test_listed_but_absent_doc_file_points_at_dpkg_excludes(monkeypatch, tmp_path):
+    listed = tmp_path / "usr/share/doc/opencv-doc/examples/data/vtest.avi"  # listed by dpkg, not on disk
+    monkeypatch.setattr(assets, "debian_package_files", lambda pkg: (listed,))
+    with pytest.raises(AssetNotFoundError, match=r"'opencv-doc' is installed .* path-exclude .*--reinstall"):
+        asset_path("vtest")
+
+
 def test_missing_pip_package_names_the_pip_line(monkeypatch):
     def absent(package):
         raise AssetNotFoundError(f"asset package '{package}' is not installed")
@@ -163,6 +170,7 @@ def test_split_keeps_the_last_15_percent_out():
         split_range(10, "val")
     with pytest.raises(ValueError, match="too short"):
         split_range(1, "train")
+    assert split_range(100, "heldout", 0.07) == (93, 7)  # 0.07 * 100 is 7.000000000000001 in floats
 
 
 def test_footage_clips_train_and_heldout_do_not_overlap(fake_pool):
@@ -195,6 +203,8 @@ def test_vfi_frame_gaps(tmp_path):
     assert torch.equal((sample["img1"] * 255).round().byte(), torch.from_numpy(frames[6]).permute(2, 0, 1))
     with pytest.raises(ValueError, match=r"frame gaps must be integers >= 1, got \[0\]"):
         VideoClips(clip, "vfi", gaps=[0])
+    with pytest.raises(ValueError, match=r"9 frames in range, too few for VFI frame gap 5"):
+        VideoClips(clip, "vfi", gaps=[1, 5])
 
 
 @pytest.mark.parametrize("degradation", ["bi", "bd"])
@@ -234,6 +244,18 @@ def test_mixture_weights_draws_and_epochs(fake_pool):
         footage_mix(["tree", "tree"], task="vfi")
 
 
+def test_a_window_drawn_twice_in_an_epoch_gets_a_new_crop(fake_pool):
+    tree = FootageClips("tree", "train", task="vfi", augment=Augment(crop_size=16, seed=1))
+    mix = FootageMix({"tree": tree}, length=4 * len(tree), seed=2)  # every window about 4 times
+    draws: dict[str, list] = {}
+    for i in range(len(mix)):
+        sample = mix[i]
+        draws.setdefault(sample["key"], []).append(tuple(sample["augment"].tolist()))
+    assert max(len(records) for records in draws.values()) > 1
+    for records in draws.values():  # a window drawn k times gets k different crops and flips
+        assert len(set(records)) == len(records)
+
+
 # --- Hydra data configs ----------------------------------------------------------------------------
 def _datamodule(name: str, out: Path, extra: list[str]):
     from hydra.utils import instantiate
@@ -260,6 +282,10 @@ def test_footage_configs_yield_shaped_samples_from_every_train_clip(fake_pool, t
     held = {p.clip: p.length for p in module.val_set.datasets}
     assert held == {n: math.ceil(0.15 * f) for n, f in CLIP_FRAMES.items()}
     assert [p.clip for p in module.test_set.datasets] == val_clips
+    moved = _datamodule(f"footage_{task}", tmp_path / "moved", [*extra, "data.train.holdout=0.3"])
+    assert {p.clip: p.start for p in moved.val_set.datasets} == {  # validation follows the train split
+        n: f - math.ceil(0.3 * f) for n, f in CLIP_FRAMES.items()
+    }
 
 
 def test_per_clip_validation_metrics_are_logged(fake_pool, tmp_path):
@@ -309,7 +335,8 @@ def _opencv_doc_or_skip() -> None:
 def test_real_pool_clips_decode_whole():
     _opencv_doc_or_skip()
     assert read_video(asset_path("tree")).shape == (68, 240, 320, 3)  # its AVI header counts 444 ticks
-    with pytest.warns(DamagedVideoWarning, match=r"box.*1 of 456 frames could not be decoded"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedVideoWarning)  # box's 456th packet is an edit-list discard
         assert read_video(asset_path("box")).shape == (455, 480, 640, 3)
 
 

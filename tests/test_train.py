@@ -22,6 +22,7 @@ def test_smoke_training_writes_metrics_and_checkpoint(overrides, tmp_path):
     metrics = run([*overrides, "trainer.max_steps=2", "trainer.val_check_interval=2"], tmp_path)
     assert metrics["global_step"] == 2
     assert "val/psnr" in metrics and "test/psnr" in metrics
+    assert not [k for k in metrics if k.startswith("val/psnr/")]  # lone samples get no per-clip score
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["val/psnr"] == pytest.approx(metrics["val/psnr"])
     ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)

@@ -163,9 +163,17 @@ def _debian_file(name: str, asset: Asset) -> Path:
     if not files:
         raise _missing(name, asset, f"not found: the Debian package '{asset.package}' is not installed")
     suffix = "/" + asset.relpath
-    for path in files:
-        if path.as_posix().endswith(suffix) and path.is_file():
+    listed = [path for path in files if path.as_posix().endswith(suffix)]
+    for path in listed:
+        if path.is_file():
             return path
+    if listed:  # slim images exclude /usr/share/doc from installs (dpkg path-exclude)
+        raise AssetNotFoundError(
+            f"asset '{name}' ({asset.description}): '{asset.package}' is installed and lists {listed[0]}, "
+            "but the file is absent; dpkg probably excludes documentation files here (a path-exclude "
+            "rule under /etc/dpkg/dpkg.cfg.d/): remove that rule and reinstall with "
+            f"`{asset.install_command.replace('install', 'install --reinstall', 1)}`"
+        )
     raise _missing(
         name, asset, f"not found: no installed file of '{asset.package}' ends with {asset.relpath}"
     )

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from dynskip.analysis.pareto import pareto_front
-from dynskip.analysis.plots import Panel, Series, pareto_figure
+from dynskip.analysis.plots import Panel, Series, pareto_figure, save_figure
 from dynskip.archs.rife_arch import PAD_MULTIPLE
 from dynskip.data.degrade import bi_degrade
 from dynskip.evaluation.footage import vfi_workload, vsr_workload
@@ -36,9 +36,7 @@ def labelled_row(panels: Sequence[tuple[str, Tensor]], path: Path, title: str) -
         ax.axis("off")
     fig.suptitle(title, fontsize=9)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.8, wspace=0.03)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def run_workload(model: nn.Module, task: str, clip: Tensor):

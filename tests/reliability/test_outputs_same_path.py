@@ -82,3 +82,14 @@ def test_evaluate_json_over_an_existing_file_needs_overwrite(tmp_path, no_model,
     cli_fails(["evaluate", str(video), "--model", "rife", flag, str(tmp_path / "results.json")],
               FileExistsError, r"results\.json exists; pass --overwrite")  # fmt: skip
     assert snapshot(tmp_path) == before
+
+
+def test_two_existing_videos_are_not_read_as_input_and_output(tmp_path, no_model, cli_fails):
+    """`upscale a.mp4 b.mp4 --overwrite`: the old positional-output reading would replace b.mp4, which may
+    be the user's second input; it is refused, naming both readings, and b.mp4 stays."""
+    from dynskip.cli.errors import CLIError
+
+    first, second = tiny_video(tmp_path / "a.mp4"), tiny_video(tmp_path / "b.mp4")
+    before = snapshot(tmp_path)
+    cli_fails(["upscale", str(first), str(second), "--overwrite"], CLIError, r"b\.mp4 exists: .*-o FOLDER")
+    assert snapshot(tmp_path) == before

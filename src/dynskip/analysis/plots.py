@@ -11,6 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from PIL import Image
 
+from dynskip.utils.atomic import atomic_file
+
 
 @dataclass
 class Series:
@@ -88,10 +90,7 @@ def pareto_figure(panels: Sequence[Panel], path: str | Path, title: str | None =
         _draw(ax, panel)
     if title:
         fig.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def image_gallery(images: dict[str, Path], path: str | Path, title: str | None = None) -> Path:
@@ -109,7 +108,13 @@ def image_gallery(images: dict[str, Path], path: str | Path, title: str | None =
         ax.axis("off")
     if title:
         fig.suptitle(title)
+    return save_figure(fig, path, dpi=100)
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Save ``fig`` as a PNG atomically (temporary in the same folder, renamed when complete), replacing
+    ``path``: figures are refreshed by design, and an interrupted save leaves no truncated picture."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    with atomic_file(path, overwrite=True) as temp:
+        fig.savefig(temp, dpi=dpi, format="png")
     return path

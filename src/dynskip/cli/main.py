@@ -326,6 +326,11 @@ def _video_jobs(args: argparse.Namespace, suffix: str) -> list[tuple[Path, Path]
 
     paths = list(args.paths)
     if len(paths) == 2 and args.out is None and not glob.has_magic(paths[1]):
+        if Path(paths[1]).exists():  # the old 'IN OUT' reading would replace what may be a second input
+            raise CLIError(
+                f"{paths[1]} exists: as the old positional output it would be replaced, as a second input "
+                f"it needs -o; use `-o {paths[1]} --overwrite` to replace it, or `-o FOLDER` for two inputs"
+            )
         warn_deprecated("the positional output", f"use -o: dynskip {args.command} {paths[0]} -o {paths[1]}")
         args.out = paths.pop()
     sources = expand_inputs(paths)

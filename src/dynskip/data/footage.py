@@ -35,7 +35,7 @@ def split_range(frames: int, split: str, holdout: float = HOLDOUT_FRACTION) -> t
     require_choice("split", split, SPLITS)
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must lie in (0, 1), got {holdout}")
-    held = math.ceil(holdout * frames)
+    held = math.ceil(round(holdout * frames, 9))  # 0.07 * 100 is 7.000000000000001 in floats
     if split == "all":
         return 0, frames
     if frames - held < 1:
@@ -169,7 +169,11 @@ class FootageMix(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> dict:
-        return self.datasets[int(self._which[index])][int(self._index[index])]
+        dataset = self.datasets[int(self._which[index])]
+        item = int(self._index[index])
+        if getattr(dataset, "wraps_indices", False):  # a distinct augmentation draw per mixture item
+            item += len(dataset) * index
+        return dataset[item]
 
 
 def footage_mix(

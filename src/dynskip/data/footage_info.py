@@ -70,9 +70,12 @@ def contact_sheet(name: str, count: int = 6, width: int = 320, columns: int = 3)
         raise ValueError(f"need count >= 1, width >= 16, columns >= 1; got {count}, {width}, {columns}")
     if name not in footage_names():
         raise KeyError(f"unknown footage clip {name!r}; known: {footage_names()}")
-    frames = list(iter_video_frames(asset_path(name)))
-    picks = np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int))
-    thumbs = [_thumbnail(frames[i], width, f"{name}  {i}/{len(frames)}") for i in picks]
+    path = asset_path(name)
+    total = probe_video(path).frames
+    picks = set(np.linspace(0, total - 1, count).round().astype(int).tolist())
+    # Streamed: only the picked frames are kept (vtest whole is about 1 GB).
+    kept = [(i, frame) for i, frame in enumerate(iter_video_frames(path)) if i in picks]
+    thumbs = [_thumbnail(frame, width, f"{name}  {i}/{total}") for i, frame in kept]
     rows = -(-len(thumbs) // columns)
     cell_h = thumbs[0].height
     sheet = Image.new("RGB", (columns * width, rows * cell_h), "white")

@@ -68,7 +68,8 @@ def probe_video(path: str | Path) -> VideoInfo:
 
     Where the header gives no frame count, or counts time units (an AVI header's length is in ticks of
     its rate, and a variable-rate AVI has fewer frames than ticks), the data packets are counted instead
-    (demuxing only, no decoding). A frame the decoder cannot decode is still counted here.
+    (demuxing only, no decoding; packets the container's edit list discards are not frames). A frame the
+    decoder cannot decode is still counted here.
     """
     path = _require_source(path)
     if path.is_dir():
@@ -79,7 +80,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         stream = container.streams.video[0]
         count = stream.frames
         if count <= 0 or count == stream.duration:
-            count = sum(1 for packet in container.demux(stream) if packet.size)
+            count = sum(1 for packet in container.demux(stream) if packet.size and not packet.is_discard)
         rate = stream.average_rate or stream.guessed_rate
         return VideoInfo(
             count, float(rate) if rate else None, (stream.codec_context.height, stream.codec_context.width)
@@ -126,6 +127,8 @@ class _DecodeLog:
         return None if pts is None else float(pts * self.stream.time_base)
 
     def packet(self, packet: av.Packet) -> None:
+        if packet.is_discard:  # trimmed by the container's edit list on purpose: not a frame
+            return
         if packet.size and packet.pts is not None:
             self.packets.append(self._seconds(packet.pts))
             end = packet.pts + (packet.duration or 0)

@@ -91,6 +91,11 @@ class VideoClips(RestorationDataset):
         self.start = start
         self.length = length
         # (gap, first frame) per item; VSR and gap-1 VFI keep plain window starts.
+        if num_frames is not None and self.task == "vfi" and length < _span(3, max(self.gaps)):
+            raise ValueError(
+                f"{self.path}: {length} frames in range, too few for VFI frame gap {max(self.gaps)} "
+                f"(a triplet at gap g spans 2g + 1 frames); use smaller gaps or a longer range"
+            )
         self.items = [
             (gap, first)
             for gap in self.gaps
@@ -120,8 +125,14 @@ class VideoClips(RestorationDataset):
             return uint8_to_tensor(self._frames[first:stop])
         return read_images(self._frame_paths[first:stop])
 
+    # An index past the end names window ``index % len`` with its own augmentation draw: a mixture that
+    # draws one window twice in an epoch (FootageMix) then gets two different crops, not a duplicate.
+    wraps_indices = True
+
     def __getitem__(self, index: int) -> dict:
-        gap, first = self.items[index]
+        if index < 0:
+            raise IndexError(f"{self.name}: negative index {index}")
+        gap, first = self.items[index % len(self.items)]
         key = f"{self.name}/{self.start + first:06d}"
         if self.task == "vfi":
             img0, gt, img1 = (self._read(i, i + 1)[0] for i in (first, first + gap, first + 2 * gap))

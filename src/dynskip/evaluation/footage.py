@@ -257,8 +257,8 @@ def evaluate_clip(
     if compare_dense:
         dense_modes, reference = _dense_modes(model, make, work, device)
         modes.update(dense_modes)
-    if compile_backend is not None:
-        compiled = _compiled_dense(model, reference, device, compile_backend)
+    if compile_backend is not None:  # the same baseline whether or not --compare-dense ran
+        compiled = _compiled_dense(model, getattr(model, "dense_reference", None), device, compile_backend)
         modes["compiled_dense"] = (make(compiled), contextlib.nullcontext)
 
     fp32 = {}

@@ -109,7 +109,8 @@ class RestorationTask(pl.LightningModule):
         pred = self.predict(batch).clamp(0, 1)
         if "clip" in batch:  # windows of clips: frames average per clip, then clips (one clip, one vote)
             clips = list(batch["clip"])
-            self._clip_names.update((clip_key(c), c) for c in clips)
+            # Lone samples (clip == key: a triplet, a one-frame item) get no per-clip score of their own.
+            self._clip_names.update((clip_key(c), c) for c, k in zip(clips, batch["key"]) if c != k)
             metrics.update(pred, self.target(batch), clip_ids=clips)
         else:
             metrics.update(pred, self.target(batch))
@@ -151,7 +152,8 @@ class RestorationTask(pl.LightningModule):
         for key, metric in metrics.items(keep_base=False, copy_state=False):
             if isinstance(metric, ClipAveragedMetric):
                 for clip, value in metric.compute_per_clip().items():
-                    values[f"{key}/{names[clip]}"] = value
+                    if clip in names:
+                        values[f"{key}/{names[clip]}"] = value
         return values
 
     def _gathered_clip_names(self) -> dict[int, str]:
