@@ -19,11 +19,11 @@ from dynskip.skip.engine import (  # noqa: F401  (re-exports)
     residual_skip_chain,
     residual_skip_dense,
 )
-from dynskip.skip.fallback import (  # noqa: F401
-    calibrate_fallback,
+from dynskip.skip.fallback import (  # noqa: F401  (re-exports)
+    CUTOVERS,
+    DEFAULT_DENSE_ABOVE,
     clear_fallback_cache,
     dense_above,
-    ensure_calibrated,
 )
 from dynskip.skip.losses import (  # noqa: F401  (re-exports)
     BudgetLoss,
