@@ -1,7 +1,7 @@
 """Schedules of the skipping knobs: temperature, budget warm-up, UGSP loss weights.
 
 Pure functions of a step or epoch counter, plus small config dataclasses that Hydra can build and
-:class:`dynskip.skip.callbacks.SkipScheduleCallback` calls.
+:class:`dynskip.callbacks.skip.SkipScheduleCallback` calls.
 """
 
 from __future__ import annotations
