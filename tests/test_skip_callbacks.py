@@ -21,7 +21,7 @@ from dynskip.callbacks.skip import (
 from dynskip.skip.losses import budget_loss
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit
 from dynskip.skip.relax import GumbelGate
-from dynskip.skip.schedules import TemperatureSchedule
+from dynskip.ugsp.schedules import UGSPTemperature
 from dynskip.utils.images import normalise_map
 
 H = W = 8
@@ -135,7 +135,7 @@ def test_schedule_callback_sets_knobs_per_step(tmp_path) -> None:
 
 
 def test_schedule_callback_epoch_unit_and_constant() -> None:
-    cb = SkipScheduleCallback(temperature=TemperatureSchedule("ugsp"), budget=0.3, budget_warmup_steps=10)
+    cb = SkipScheduleCallback(temperature=UGSPTemperature(), budget=0.3, budget_warmup_steps=10)
     cb.on_fit_start(None, TinyTask())
     assert cb.values_at(epoch=75, step=5) == pytest.approx({"temperature": 0.5, "budget": 0.65})
     assert SkipScheduleCallback(temperature=0.7).temperature(123) == 0.7

@@ -37,6 +37,8 @@ def skipping_model(pl_module: pl.LightningModule, who: str) -> SkippingModel:
 def _temperature_schedule(spec: TemperatureSchedule | Mapping | float | None) -> TemperatureSchedule | None:
     if spec is None or isinstance(spec, TemperatureSchedule):
         return spec
+    if callable(spec) and getattr(spec, "unit", None) in ("epoch", "step"):
+        return spec  # a method's own schedule (e.g. dynskip.ugsp.schedules.UGSPTemperature)
     if isinstance(spec, Mapping):
         return TemperatureSchedule(**spec)
     if isinstance(spec, (int, float)):
@@ -50,9 +52,9 @@ class SkipScheduleCallback(pl.Callback):
     """Sets the model's ``temperature`` and ``budget`` before every training batch.
 
     Args:
-        temperature: a :class:`TemperatureSchedule`, its fields as a mapping (Hydra), a constant, or
-            ``None`` to leave the temperature alone. Epoch schedules read ``trainer.current_epoch``,
-            step schedules ``trainer.global_step``.
+        temperature: a :class:`TemperatureSchedule`, its fields as a mapping (Hydra), a constant, a
+            method's own schedule (callable with a ``unit``), or ``None`` to leave the temperature alone.
+            Epoch schedules read ``trainer.current_epoch``, step schedules ``trainer.global_step``.
         budget: the target budget; ``None`` takes the model's budget when fitting starts.
         budget_warmup_steps: optimiser steps over which the budget falls from 1.0 to the target.
     """

@@ -54,9 +54,6 @@ from dynskip.skip.schedules import (  # noqa: F401  (re-exports)
     BudgetSchedule,
     TemperatureSchedule,
     budget_warmup,
-    ugsp_lambda_s,
-    ugsp_temperature,
-    ugsp_w_step,
 )
 from dynskip.skip.steps import ConvStep, parse_steps  # noqa: F401  (re-exports)
 from dynskip.skip.tiles import (  # noqa: F401  (re-exports)
