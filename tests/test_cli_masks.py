@@ -8,8 +8,7 @@ from dynskip.data.io import to_uint8_hwc
 from dynskip.data.video import VideoWriter, probe_video, read_video
 from dynskip.evaluation.loading import load_model
 from dynskip.evaluation.masks import frame_maps
-from dynskip.skip.callbacks import normalise_map, overlay_map
-from dynskip.utils.images import make_row
+from dynskip.utils.images import make_row, normalise_map, overlay_map
 
 
 def _clip(path, frames=3):

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from dynskip.skip.bench import format_table, run_engine_bench, write_bench_json
+from dynskip.benchmarks.engine import format_table, run_engine_bench, write_bench_json
 
 FIELDS = {"fraction", "dense_s", "sparse_s", "auto_s", "speedup", "ideal", "efficiency", "sparse_speedup"}
 FIELDS |= {"rounds"}

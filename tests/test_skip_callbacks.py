@@ -10,18 +10,19 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from torch import Tensor, nn
 from torch.utils.data import DataLoader
 
-from dynskip.skip.callbacks import (
+from dynskip.callbacks.skip import (
     MaskVisualiserCallback,
     SkipMonitorCallback,
     SkipScheduleCallback,
     first_frame,
+    frame_keys,
     latency_probe,
-    normalise_map,
 )
 from dynskip.skip.losses import budget_loss
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit
 from dynskip.skip.relax import GumbelGate
-from dynskip.skip.schedules import TemperatureSchedule
+from dynskip.ugsp.schedules import UGSPTemperature
+from dynskip.utils.images import normalise_map
 
 H = W = 8
 BODY_MACS = 3 * 3 * 9  # Conv2d(3, 3, 3): C_out * C_in * k * k per position
@@ -134,7 +135,7 @@ def test_schedule_callback_sets_knobs_per_step(tmp_path) -> None:
 
 
 def test_schedule_callback_epoch_unit_and_constant() -> None:
-    cb = SkipScheduleCallback(temperature=TemperatureSchedule("ugsp"), budget=0.3, budget_warmup_steps=10)
+    cb = SkipScheduleCallback(temperature=UGSPTemperature(), budget=0.3, budget_warmup_steps=10)
     cb.on_fit_start(None, TinyTask())
     assert cb.values_at(epoch=75, step=5) == pytest.approx({"temperature": 0.5, "budget": 0.65})
     assert SkipScheduleCallback(temperature=0.7).temperature(123) == 0.7
@@ -255,3 +256,16 @@ def test_all_callbacks_fast_dev_run(tmp_path) -> None:
     assert task.model.temperature == 0.5
     assert "val/latency/speedup" in trainer.callback_metrics
     assert len(list((tmp_path / "maps").glob("*.png"))) == 2
+
+
+def test_frame_keys_come_from_the_task() -> None:
+    from dynskip.tasks.vfi import VFITask
+    from dynskip.tasks.vsr import VSRTask
+
+    assert frame_keys(VSRTask.__new__(VSRTask)) == ("lq", "gt")
+    assert frame_keys(VFITask.__new__(VFITask)) == ("img0", "img1", "gt")
+    assert frame_keys(TinyTask.__new__(TinyTask)) == ("lq", "img0", "frames", "gt")  # names none
+    clip = torch.rand(2, 5, 3, 4, 4)
+    batch = {"gt": clip, "img0": clip[:, 1]}
+    assert torch.equal(first_frame(batch, keys=("img0", "img1", "gt")), clip[0, 1])
+    assert torch.equal(first_frame(batch, keys=("gt",)), clip[0, 0])

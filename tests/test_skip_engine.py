@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from dynskip.benchmarks.calibration import _crossing, calibrate_fallback
 from dynskip.skip.engine import (
     masked_chain,
     masked_chain_dense,
@@ -20,7 +21,7 @@ from dynskip.skip.engine import (
     residual_skip_chain,
     residual_skip_dense,
 )
-from dynskip.skip.fallback import _crossing, calibrate_fallback, clear_fallback_cache, dense_above
+from dynskip.skip.fallback import clear_fallback_cache, dense_above
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.steps import parse_steps
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape, tile_to_pixel

@@ -23,10 +23,8 @@ from dynskip.skip.schedules import (
     cosine_schedule,
     exponential_schedule,
     linear_schedule,
-    ugsp_lambda_s,
-    ugsp_temperature,
-    ugsp_w_step,
 )
+from dynskip.ugsp.schedules import UGSPTemperature, ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 
 
 def _report(mask_a: torch.Tensor, mask_b: torch.Tensor):
@@ -198,10 +196,10 @@ def test_budget_warmup_formula() -> None:
         (TemperatureSchedule("linear", 1.0, 0.5, 10), 5, 0.75),
         (TemperatureSchedule("exponential", 2.0, 0.5, 4, unit="step"), 2, 1.0),
         (TemperatureSchedule("cosine", 1.0, 0.2, 10), 5, 0.6),
-        (TemperatureSchedule("ugsp"), 75, 0.5),
+        (UGSPTemperature(), 75, 0.5),
     ],
 )
-def test_temperature_schedule_config(schedule: TemperatureSchedule, t: float, expected: float) -> None:
+def test_temperature_schedule_config(schedule, t: float, expected: float) -> None:
     assert schedule(t) == pytest.approx(expected)
     assert math.isfinite(schedule(10**6)) and schedule(10**6) > 0
 
@@ -211,8 +209,8 @@ def test_schedule_exceptions() -> None:
         TemperatureSchedule("step")
     with pytest.raises(ValueError, match="temperatures must be > 0"):
         TemperatureSchedule("linear", 1.0, 0.0, 10)
-    with pytest.raises(ValueError, match="per epoch"):
-        TemperatureSchedule("ugsp", unit="step")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        TemperatureSchedule("ugsp")  # UGSP's schedule lives with UGSP: dynskip.ugsp.schedules
     with pytest.raises(ValueError, match=r"budget target must lie in \[0, 1\], got 2"):
         BudgetSchedule(2.0)
     with pytest.raises(ValueError, match="must be >= 0, got -1"):

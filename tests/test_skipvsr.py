@@ -228,6 +228,7 @@ def test_max_stale_must_be_positive() -> None:
 
 @pytest.mark.parametrize("calibrate", [True, False])
 def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> None:
+    from dynskip.benchmarks import calibration
     from dynskip.skip import fallback
 
     fallback.clear_fallback_cache()
@@ -237,20 +238,20 @@ def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> N
     lr = torch.rand(1, 3, 3, 19, 29)
     key = ("residual", 1, 16, 19, 29, 8, "cpu", torch.float32, torch.get_num_threads())
     measured = []
-    original = fallback.calibrate_fallback
+    original = calibration.calibrate_fallback
 
     def counting(*args, **kwargs):
         measured.append(1)
         return original(*args, **kwargs)
 
-    fallback.calibrate_fallback = counting
+    calibration.calibrate_fallback = counting
     try:
         with torch.no_grad(), execution_mode(model, "sparse"):
             first = model(lr)
-            cutover = fallback._CUTOVER.get(key)
+            cutover = fallback.CUTOVERS.get(key)
             second = model(lr)
     finally:
-        fallback.calibrate_fallback = original
+        calibration.calibrate_fallback = original
     assert (cutover is not None) == calibrate
     assert len(measured) == int(calibrate)  # both trunks and both passes share one measurement
     torch.testing.assert_close(first, second)  # the cut-over changes the route, never the result

@@ -107,7 +107,7 @@ def main() -> None:
             "first_skip_pass_s": round(first_skip_s, 3),
             "active_fraction": round(float(report.density(prunable_only=True)), 4),
             "macs_saved": round(report.macs_saved_fraction(), 4),
-            "cutovers": {str(k[1:6]): round(v, 3) for k, v in fallback._CUTOVER.items()},
+            "cutovers": {str(k[1:6]): round(v, 3) for k, v in fallback.CUTOVERS.items()},
             # What a perfect engine (no halo, no bookkeeping, free estimator) could give at this density.
             "dense_trunk_share": round(share := trunk_share(dense, lq), 3),
             "perfect_engine_speedup": round(1.0 / (1.0 - (1.0 - active) * share), 3),

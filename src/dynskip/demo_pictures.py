@@ -18,8 +18,7 @@ from dynskip.archs.rife_arch import PAD_MULTIPLE
 from dynskip.data.degrade import bi_degrade
 from dynskip.evaluation.footage import vfi_workload, vsr_workload
 from dynskip.metrics.psnr import psnr
-from dynskip.skip.callbacks import overlay_map
-from dynskip.utils.images import to_uint8_image
+from dynskip.utils.images import overlay_map, to_uint8_image
 
 VSR_SCALE = 4
 

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp, flow_warp_at
+from dynskip.benchmarks.calibration import ensure_calibrated
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import (
     residual_reuse_chain,
@@ -45,7 +46,6 @@ from dynskip.skip.engine import (
     residual_skip_chain,
     residual_skip_dense,
 )
-from dynskip.skip.fallback import ensure_calibrated
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
 from dynskip.skip.relax import gumbel_sigmoid

@@ -451,8 +451,8 @@ def cmd_flops(args: argparse.Namespace) -> dict:
 
 
 def cmd_bench(args: argparse.Namespace) -> list[dict]:
+    from dynskip.benchmarks.engine import DEFAULT_TILE, run_engine_bench, write_bench_json
     from dynskip.evaluation.report import print_rows
-    from dynskip.skip.bench import DEFAULT_TILE, run_engine_bench, write_bench_json
 
     _check_json(args)
     tile = args.tile or DEFAULT_TILE[args.workload]

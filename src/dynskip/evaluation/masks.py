@@ -1,7 +1,7 @@
 """``--save-masks``: a video of where a skipping model ran, one frame per output frame.
 
 Each video frame is a row: the model's output, then every skip map of the forward that produced it
-over that output (red: computed, blue: skipped; :func:`dynskip.skip.callbacks.overlay_map`). The maps
+over that output (red: computed, blue: skipped; :func:`dynskip.utils.images.overlay_map`). The maps
 come from the model's :class:`~dynskip.skip.protocol.SkipReport`: per-frame ``frames/*`` maps where
 the model reports them (SkipVSR), else its ``mask/*`` maps (UGSP-RIFE: one per interpolated frame).
 """
@@ -13,9 +13,8 @@ from pathlib import Path
 from torch import Tensor, nn
 
 from dynskip.data.video import VideoWriter
-from dynskip.skip.callbacks import normalise_map, overlay_map
 from dynskip.skip.protocol import SkippingModel
-from dynskip.utils.images import make_row
+from dynskip.utils.images import make_row, normalise_map, overlay_map
 
 
 def require_skipping(model: nn.Module, name: str) -> None:

@@ -19,11 +19,11 @@ from dynskip.skip.engine import (  # noqa: F401  (re-exports)
     residual_skip_chain,
     residual_skip_dense,
 )
-from dynskip.skip.fallback import (  # noqa: F401
-    calibrate_fallback,
+from dynskip.skip.fallback import (  # noqa: F401  (re-exports)
+    CUTOVERS,
+    DEFAULT_DENSE_ABOVE,
     clear_fallback_cache,
     dense_above,
-    ensure_calibrated,
 )
 from dynskip.skip.losses import (  # noqa: F401  (re-exports)
     BudgetLoss,
@@ -54,9 +54,6 @@ from dynskip.skip.schedules import (  # noqa: F401  (re-exports)
     BudgetSchedule,
     TemperatureSchedule,
     budget_warmup,
-    ugsp_lambda_s,
-    ugsp_temperature,
-    ugsp_w_step,
 )
 from dynskip.skip.steps import ConvStep, parse_steps  # noqa: F401  (re-exports)
 from dynskip.skip.tiles import (  # noqa: F401  (re-exports)

@@ -16,7 +16,7 @@ really run come from :mod:`dynskip.skip.cost`::
     recorder.record(name, tile_mask, out_hw=(h, w), tile=tile, actual_macs=residual_skip_macs(block, plan))
 
 Maps (:meth:`SkipRecorder.add_map`) are ``(N, 1, h, w)`` with the first frame of the first sample at
-index 0: that one is drawn by :class:`dynskip.skip.callbacks.MaskVisualiserCallback`.
+index 0: that one is drawn by :class:`dynskip.callbacks.skip.MaskVisualiserCallback`.
 
 Execution modes:
 

@@ -1,7 +1,7 @@
-"""Schedules of the skipping knobs: temperature, budget warm-up, UGSP loss weights.
+"""Schedules of the skipping knobs: temperature and budget warm-up (a method's own live with it).
 
 Pure functions of a step or epoch counter, plus small config dataclasses that Hydra can build and
-:class:`dynskip.skip.callbacks.SkipScheduleCallback` calls.
+:class:`dynskip.callbacks.skip.SkipScheduleCallback` calls.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-ScheduleKind = Literal["constant", "linear", "exponential", "cosine", "ugsp"]
-SCHEDULE_KINDS: tuple[str, ...] = ("constant", "linear", "exponential", "cosine", "ugsp")
+ScheduleKind = Literal["constant", "linear", "exponential", "cosine"]
+SCHEDULE_KINDS: tuple[str, ...] = ("constant", "linear", "exponential", "cosine")
 
 
 def _progress(t: float, length: float) -> float:
@@ -39,27 +39,6 @@ def cosine_schedule(t: float, start: float, end: float, length: float) -> float:
     return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * _progress(t, length)))
 
 
-def ugsp_temperature(epoch: float) -> float:
-    """UGSP Gumbel temperature ``max(1 - epoch / 150, 0.4)``."""
-    return max(1.0 - epoch / 150.0, 0.4)
-
-
-def ugsp_lambda_s(epoch: float) -> float:
-    """UGSP sparsity weight ``min((epoch - 1) / 15, 1) * 0.1``.
-
-    Epochs count from 1 here (``1 + step / steps_per_epoch``), so every UGSP schedule runs one epoch
-    ahead of the official loop, which counts from 0 (its first epoch has lambda_s = -0.0067). Kept so
-    that the shipped checkpoints' recipes reproduce; clamped at 0 so that no epoch gets a negative
-    weight.
-    """
-    return max(min((epoch - 1.0) / 15.0, 1.0), 0.0) * 0.1
-
-
-def ugsp_w_step(epoch: float) -> float:
-    """UGSP mask-label weight ``max(min(1 - (epoch - 200) / 100, 1) * 0.5, 0.1)``."""
-    return max(min(1.0 - (epoch - 200.0) / 100.0, 1.0) * 0.5, 0.1)
-
-
 def budget_warmup(step: float, target: float, warmup_steps: int) -> float:
     """Budget going linearly from 1.0 (everything active) to ``target`` over ``warmup_steps``."""
     if not 0.0 <= target <= 1.0:
@@ -72,7 +51,8 @@ class TemperatureSchedule:
     """Temperature as a function of the step or epoch counter.
 
     ``kind``: ``constant`` (``start``), ``linear`` / ``exponential`` / ``cosine`` (``start`` to ``end``
-    over ``length`` units), ``ugsp`` (:func:`ugsp_temperature`, per epoch, ignores the rest).
+    over ``length`` units). A method's own temperature formula (UGSP's:
+    :class:`dynskip.ugsp.schedules.UGSPTemperature`) lives with the method.
     ``unit``: ``"epoch"`` or ``"step"``; which counter ``__call__`` expects.
     """
 
@@ -87,8 +67,6 @@ class TemperatureSchedule:
             raise ValueError(f"temperature schedule kind must be one of {SCHEDULE_KINDS}, got {self.kind!r}")
         if self.unit not in ("epoch", "step"):
             raise ValueError(f"temperature schedule unit must be 'epoch' or 'step', got {self.unit!r}")
-        if self.kind == "ugsp" and self.unit != "epoch":
-            raise ValueError("the 'ugsp' temperature schedule is defined per epoch; set unit='epoch'")
         if not (self.start > 0 and self.end > 0):
             raise ValueError(f"temperatures must be > 0, got start={self.start}, end={self.end}")
         if self.length < 0:
@@ -97,8 +75,6 @@ class TemperatureSchedule:
     def __call__(self, t: float) -> float:
         if self.kind == "constant":
             return self.start
-        if self.kind == "ugsp":
-            return ugsp_temperature(t)
         fn = {"linear": linear_schedule, "exponential": exponential_schedule, "cosine": cosine_schedule}
         return fn[self.kind](t, self.start, self.end, self.length)
 

@@ -66,11 +66,14 @@ class RestorationTask(pl.LightningModule):
         # containers so they load with weights_only=True.
 
     # --- task-specific hooks -------------------------------------------------------------------
+    input_keys: tuple[str, ...] = ()  # batch keys of the model's input frames (callbacks read them)
+    target_key: str = "gt"  # batch key of the target frames
+
     def predict(self, batch: dict) -> Tensor:
         raise NotImplementedError
 
     def target(self, batch: dict) -> Tensor:
-        return batch["gt"]
+        return batch[self.target_key]
 
     def image_row(self, batch: dict, pred: Tensor) -> list[Tensor]:
         raise NotImplementedError

@@ -23,7 +23,6 @@ from torch import Tensor, nn
 
 from dynskip.losses import laplacian_nll, laplacian_pyramid_l1, ternary_census_loss
 from dynskip.skip.losses import budget_loss, mask_label_loss
-from dynskip.skip.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 from dynskip.ugsp.labels import (
     MANIFEST,
     LabelCache,
@@ -31,6 +30,7 @@ from dynskip.ugsp.labels import (
     align_cached_labels,
     uncertainty_to_labels,
 )
+from dynskip.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
 PAD_MULTIPLE = 128

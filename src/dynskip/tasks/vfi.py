@@ -8,6 +8,8 @@ from dynskip.tasks.base import RestorationTask
 
 
 class VFITask(RestorationTask):
+    input_keys = ("img0", "img1")
+
     def predict(self, batch: dict) -> Tensor:
         return self.model(batch["img0"], batch["img1"], batch["timestep"])
 

@@ -9,6 +9,8 @@ from dynskip.tasks.base import RestorationTask
 
 
 class VSRTask(RestorationTask):
+    input_keys = ("lq",)
+
     def predict(self, batch: dict) -> Tensor:
         return self.model(batch["lq"])
 

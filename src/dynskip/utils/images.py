@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
@@ -65,3 +66,22 @@ def log_image(trainer, key: str, img: Tensor, step: int | None = None) -> list[P
     root = root or Path(trainer.default_root_dir)
     saved.append(save_png(img, root / "images" / f"{key.replace('/', '_')}_step{step:07d}.png"))
     return saved
+
+
+def normalise_map(values: Tensor) -> Tensor:
+    """A ``(1, h, w)`` map in [0, 1]: kept as is when already there (masks), else min-max scaled."""
+    values = values.detach().float()
+    low, high = values.min(), values.max()
+    if low >= 0 and high <= 1:
+        return values
+    return (values - low) / (high - low).clamp_min(1e-12)
+
+
+def overlay_map(frame: Tensor | None, heat: Tensor) -> Tensor:
+    """``(3, H, W)`` picture of a [0, 1] ``(1, h, w)`` map: red where high, blue where low, over ``frame``."""
+    if frame is not None:
+        heat = F.interpolate(heat[None], size=frame.shape[-2:], mode="nearest")[0]
+    colour = torch.cat([heat, torch.zeros_like(heat), 1.0 - heat], dim=0)
+    if frame is None:
+        return colour
+    return 0.5 * frame.detach().float().cpu().clamp(0, 1) + 0.5 * colour

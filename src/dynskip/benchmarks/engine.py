@@ -1,7 +1,8 @@
 """Wall-clock benchmark of the tile engine against the dense network it replaces.
 
 Workloads (batch 1, fp32, random tile masks with exactly ``round(fraction * tiles)`` active tiles per
-sample, a fresh mask per block):
+sample, a fresh mask per block) are rows of :data:`WORKLOAD_SPECS`; a spec's ``kind`` picks the engine
+entry (``"residual"``: a chain of residual blocks, ``"masked"``: a masked conv chain with a 1x1 head):
 
 - ``"basicvsr-trunk"``: one BasicVSR propagation trunk's 30 ``ResidualBlockNoBN`` (conv3x3 64->64,
   ReLU, conv3x3), 64 x 180 x 320 features (a 720x1280 output frame at x4), residual skip.
@@ -24,8 +25,10 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from rich.progress import Progress
@@ -35,12 +38,45 @@ from dynskip.skip.engine import masked_chain, residual_skip_chain
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
 from dynskip.utils.atomic import atomic_write_text
+from dynskip.utils.timing import interleaved_samples
 
-__all__ = ["DEFAULT_TILE", "WORKLOADS", "format_table", "run_engine_bench", "write_bench_json"]
+__all__ = [
+    "DEFAULT_TILE",
+    "WORKLOADS",
+    "WORKLOAD_SPECS",
+    "WorkloadSpec",
+    "format_table",
+    "run_engine_bench",
+    "write_bench_json",
+]
 
-WORKLOADS = ("basicvsr-trunk", "ugsp-decoder")
-# Chosen by measurement (experiments/engine_bench.md, tile sweep).
-DEFAULT_TILE = {"basicvsr-trunk": 32, "ugsp-decoder": 16}
+
+@dataclass(frozen=True)
+class WorkloadSpec:
+    """One benchmark workload as data: the engine entry it runs, its features and its default tile.
+
+    ``kind``: ``"residual"`` (``depth`` blocks conv3x3, ReLU, conv3x3 with a skip, through
+    :func:`~dynskip.skip.engine.residual_skip_chain`) or ``"masked"`` (conv3x3 + PReLU, then ``depth``
+    more, bias-free, masked features, then a 1x1 ``head_channels`` conv over the concatenation of all
+    outputs, through :func:`~dynskip.skip.engine.masked_chain`). ``size`` is the feature ``(H, W)``.
+    """
+
+    kind: Literal["residual", "masked"]
+    channels: int
+    size: tuple[int, int]
+    depth: int
+    tile: int  # chosen by measurement (experiments/engine_bench.md, tile sweep)
+    head_channels: int = 0
+
+
+WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
+    "basicvsr-trunk": WorkloadSpec("residual", channels=64, size=(180, 320), depth=30, tile=32),
+    "ugsp-decoder": WorkloadSpec(
+        "masked", channels=148, size=(64, 112), depth=5, tile=16, head_channels=4 + 32
+    ),
+}
+WORKLOADS = tuple(WORKLOAD_SPECS)
+DEFAULT_TILE = {name: spec.tile for name, spec in WORKLOAD_SPECS.items()}
 
 
 def _residual_block_f(c: int) -> nn.Sequential:
@@ -53,7 +89,7 @@ class _Workload:
 
     def __init__(
         self,
-        name: str,
+        spec: WorkloadSpec,
         device: torch.device,
         tile: int,
         seed: int,
@@ -61,25 +97,22 @@ class _Workload:
         depth: int | None = None,
     ):
         torch.manual_seed(seed)
-        self.name, self.tile = name, tile
-        if name == "basicvsr-trunk":
-            c, (h, w), n = 64, size or (180, 320), depth or 30
+        self.kind, self.tile = spec.kind, tile
+        c, (h, w), n = spec.channels, size or spec.size, depth or spec.depth
+        if spec.kind == "residual":
             self.blocks = [_residual_block_f(c) for _ in range(n)]
             modules: list[nn.Module] = self.blocks
-        elif name == "ugsp-decoder":
-            c, (h, w), n = 148, size or (64, 112), depth or 5
+        else:
             self.layers = [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.PReLU(c)]
             for _ in range(n):
                 self.layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.PReLU(c)]
-            self.head = nn.Conv2d(c * (n + 1), 4 + 32, 1)
+            self.head = nn.Conv2d(c * (n + 1), spec.head_channels, 1)
             modules = [*self.layers, self.head]
-        else:
-            raise ValueError(f"workload must be one of {WORKLOADS}, got {name!r}")
         for m in modules:
             m.to(device).eval().requires_grad_(False)
         self.size = (h, w)
         self.x = torch.randn(1, c, h, w, device=device).contiguous(memory_format=torch.channels_last)
-        self.units = len(self.blocks) if name == "basicvsr-trunk" else 1
+        self.units = len(self.blocks) if spec.kind == "residual" else 1
 
     def masks(self, fraction: float, gen: torch.Generator) -> list[Tensor]:
         grid = tile_grid_shape(*self.size, self.tile)
@@ -87,7 +120,7 @@ class _Workload:
 
     def dense(self) -> Tensor:
         x = self.x
-        if self.name == "basicvsr-trunk":
+        if self.kind == "residual":
             for block in self.blocks:
                 x = x + block(x)
             return x
@@ -99,19 +132,9 @@ class _Workload:
 
     def engine(self, masks: Sequence[Tensor], mode: str) -> Tensor:
         plans = [TilePlan.from_mask(m, self.tile, self.size) for m in masks]
-        if self.name == "basicvsr-trunk":
+        if self.kind == "residual":
             return residual_skip_chain(self.x, self.blocks, plans, mode)
         return masked_chain(self.x, self.layers, plans[0], mode, head=[self.head])
-
-
-def _timed(fn: Callable[[], object], device: torch.device, clock: Callable[[], float]) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = clock()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return clock() - start
 
 
 def run_engine_bench(
@@ -150,7 +173,7 @@ def run_engine_bench(
         )
     timer = time.perf_counter if clock == "wall" else time.process_time
     tile = DEFAULT_TILE[workload] if tile is None else tile
-    bench = _Workload(workload, device, tile, seed, size, depth)
+    bench = _Workload(WORKLOAD_SPECS[workload], device, tile, seed, size, depth)
     gen = torch.Generator().manual_seed(seed)
     rows = []
     with torch.no_grad(), Progress(transient=True) as progress:
@@ -159,12 +182,11 @@ def run_engine_bench(
             masks = bench.masks(fraction, gen)
             runs = {"dense": bench.dense, "sparse": lambda m=masks: bench.engine(m, "sparse")}
             runs["auto"] = lambda m=masks: bench.engine(m, "auto")
-            times: dict[str, list[float]] = {name: [] for name in runs}
-            for _ in range(repeats + 1):  # the first round warms up (allocator, oneDNN primitives)
-                for name, fn in runs.items():
-                    times[name].append(_timed(fn, device, timer))
-                progress.advance(bar)
-            rows.append(_row(fraction, {name: t[1:] for name, t in times.items()}))
+            # One warm-up round first (allocator, oneDNN primitives), then ``repeats`` timed rounds.
+            times = interleaved_samples(
+                runs, repeats, warmup=1, device=device, clock=timer, after_round=lambda: progress.advance(bar)
+            )
+            rows.append(_row(fraction, times))
     return rows
 
 

@@ -2,7 +2,8 @@
 
 They reach the network as ``pl_module.model`` (a :class:`~dynskip.skip.protocol.SkippingModel`),
 log with ``pl_module.log`` / ``log_dict`` (so every logger gets the numbers), and run a forward, for
-the latency probe, with ``pl_module.predict(batch)``.
+the latency probe, with ``pl_module.predict(batch)``. Which batch keys hold frames the task says
+(``pl_module.input_keys``, then ``pl_module.target_key``); a module that names none gets the generic guess.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric
 
 from dynskip.skip.protocol import EXECUTION_MODES, SkippingModel, SkipReport, execution_mode
 from dynskip.skip.schedules import BudgetSchedule, TemperatureSchedule
-from dynskip.utils.images import log_image, make_row, save_png
+from dynskip.utils.images import log_image, make_row, normalise_map, overlay_map, save_png
 from dynskip.utils.timing import interleaved_median
 
 
@@ -37,6 +37,8 @@ def skipping_model(pl_module: pl.LightningModule, who: str) -> SkippingModel:
 def _temperature_schedule(spec: TemperatureSchedule | Mapping | float | None) -> TemperatureSchedule | None:
     if spec is None or isinstance(spec, TemperatureSchedule):
         return spec
+    if callable(spec) and getattr(spec, "unit", None) in ("epoch", "step"):
+        return spec  # a method's own schedule (e.g. dynskip.ugsp.schedules.UGSPTemperature)
     if isinstance(spec, Mapping):
         return TemperatureSchedule(**spec)
     if isinstance(spec, (int, float)):
@@ -50,9 +52,9 @@ class SkipScheduleCallback(pl.Callback):
     """Sets the model's ``temperature`` and ``budget`` before every training batch.
 
     Args:
-        temperature: a :class:`TemperatureSchedule`, its fields as a mapping (Hydra), a constant, or
-            ``None`` to leave the temperature alone. Epoch schedules read ``trainer.current_epoch``,
-            step schedules ``trainer.global_step``.
+        temperature: a :class:`TemperatureSchedule`, its fields as a mapping (Hydra), a constant, a
+            method's own schedule (callable with a ``unit``), or ``None`` to leave the temperature alone.
+            Epoch schedules read ``trainer.current_epoch``, step schedules ``trainer.global_step``.
         budget: the target budget; ``None`` takes the model's budget when fitting starts.
         budget_warmup_steps: optimiser steps over which the budget falls from 1.0 to the target.
     """
@@ -271,15 +273,23 @@ class SkipMonitorCallback(pl.Callback):
         self._eval_end(trainer, pl_module, "test")
 
 
-# Batch keys that hold input frames, by task: VSR clips, VFI pairs, generic.
+# Batch keys that may hold frames, for a module whose task names none: VSR clips, VFI pairs, generic.
 _FRAME_KEYS = ("lq", "img0", "frames", "gt")
 
 
-def first_frame(batch: Any, frame_key: str | None = None) -> Tensor | None:
-    """``(3, H, W)`` first frame of the first sample of ``batch[frame_key]`` (or a known key)."""
+def frame_keys(pl_module: Any) -> tuple[str, ...]:
+    """The batch keys that hold frames, as the task names them: its inputs, then its target."""
+    inputs = tuple(getattr(pl_module, "input_keys", ()))
+    target = getattr(pl_module, "target_key", None)
+    keys = (*inputs, target) if target is not None else inputs
+    return keys or _FRAME_KEYS
+
+
+def first_frame(batch: Any, frame_key: str | None = None, keys: Sequence[str] = _FRAME_KEYS) -> Tensor | None:
+    """``(3, H, W)`` first frame of the first sample of ``batch[frame_key]`` (or of the first of ``keys``)."""
     if not isinstance(batch, Mapping):
         return None
-    keys = [frame_key] if frame_key is not None else [k for k in _FRAME_KEYS if k in batch]
+    keys = [frame_key] if frame_key is not None else [k for k in keys if k in batch]
     for key in keys:
         if key not in batch:
             raise KeyError(f"frame_key '{key}' is not in the batch; batch keys: {sorted(batch)}")
@@ -287,25 +297,6 @@ def first_frame(batch: Any, frame_key: str | None = None) -> Tensor | None:
         if isinstance(frames, Tensor) and frames.dim() in (4, 5) and frames.shape[-3] == 3:
             return frames[0, 0] if frames.dim() == 5 else frames[0]
     return None
-
-
-def normalise_map(values: Tensor) -> Tensor:
-    """A ``(1, h, w)`` map in [0, 1]: kept as is when already there (masks), else min-max scaled."""
-    values = values.detach().float()
-    low, high = values.min(), values.max()
-    if low >= 0 and high <= 1:
-        return values
-    return (values - low) / (high - low).clamp_min(1e-12)
-
-
-def overlay_map(frame: Tensor | None, heat: Tensor) -> Tensor:
-    """``(3, H, W)`` picture of a [0, 1] ``(1, h, w)`` map: red where high, blue where low, over ``frame``."""
-    if frame is not None:
-        heat = F.interpolate(heat[None], size=frame.shape[-2:], mode="nearest")[0]
-    colour = torch.cat([heat, torch.zeros_like(heat), 1.0 - heat], dim=0)
-    if frame is None:
-        return colour
-    return 0.5 * frame.detach().float().cpu().clamp(0, 1) + 0.5 * colour
 
 
 class MaskVisualiserCallback(pl.Callback):
@@ -344,7 +335,7 @@ class MaskVisualiserCallback(pl.Callback):
         if not trainer.is_global_zero:  # one writer for the PNG files
             return
         report = skipping_model(pl_module, type(self).__name__).skip_report()
-        frame = first_frame(batch, self.frame_key)
+        frame = first_frame(batch, self.frame_key, frame_keys(pl_module))
         frame = None if frame is None else frame.detach().float().cpu()
         step = trainer.global_step
         for name, values in list(report.maps.items())[: self.max_maps]:
