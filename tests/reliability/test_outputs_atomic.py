@@ -172,10 +172,11 @@ def test_a_signal_during_upscale_leaves_nothing_under_the_final_name(tmp_path, s
         _wait_for_output(tmp_path, proc)
         assert proc.poll() is None, "upscale finished before the signal: make the clip longer"
         proc.send_signal(sig)
-        proc.wait(timeout=60)
+        # communicate, not wait: an unread stderr pipe that fills up would block the child's exit
+        _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode != 0
+    assert proc.returncode != 0, err
     assert not out.exists()
     with pytest.raises(av.FFmpegError):  # nor is anything under the final name playable
         av.open(str(out))
