@@ -153,3 +153,6 @@ def test_video_commands_take_several_inputs_into_a_folder(tiny_video, tmp_path, 
     _one_line_error(capsys, "-o must name a folder")
     assert main(["interpolate", str(tiny_video), str(tiny_video), "-o", str(outs), "--overwrite"]) == 2
     _one_line_error(capsys, "several inputs would write the same output")
+    single = str(tiny_video.parent / "tiny*.mp4")  # a glob that matches one file: -o is still its folder
+    assert main(["interpolate", single, "-o", str(tmp_path / "globbed"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(tmp_path / "globbed" / "tiny_2x.mp4")

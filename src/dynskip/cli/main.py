@@ -334,14 +334,15 @@ def _video_jobs(args: argparse.Namespace, suffix: str) -> list[tuple[Path, Path]
         warn_deprecated("the positional output", f"use -o: dynskip {args.command} {paths[0]} -o {paths[1]}")
         args.out = paths.pop()
     sources = expand_inputs(paths)
-    if len(sources) == 1:
+    # A glob names a folder's worth of inputs however many it matches: -o is then always that folder.
+    if len(sources) == 1 and not any(glob.has_magic(p) for p in paths):
         out = Path(args.out) if args.out is not None else _output_next_to(sources[0], suffix)
         return [(sources[0], out)]
     if args.save_masks is not None:
         raise CLIError(f"--save-masks writes one video; {len(sources)} inputs were given")
     folder = None if args.out is None else Path(args.out)
     if folder is not None and folder.suffix.lower() in VIDEO_SUFFIXES:
-        raise CLIError(f"-o {folder} is a video; with {len(sources)} inputs -o must name a folder")
+        raise CLIError(f"-o {folder} is a video; with several inputs or a glob, -o must name a folder")
     jobs = [(source, _output_next_to(source, suffix, folder)) for source in sources]
     targets = [target for _, target in jobs]
     clashing = sorted({str(t) for t in targets if targets.count(t) > 1})
