@@ -1,0 +1,1 @@
+"""One home per skipping method: its architecture pieces, policy, objective, labels and export."""

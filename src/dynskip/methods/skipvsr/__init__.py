@@ -1,0 +1,1 @@
+"""SkipVSR v2: BasicVSR whose trunks reuse the flow-aligned hidden state on unchanged LR patches."""

@@ -1,0 +1,196 @@
+"""SkipVSR v2: BasicVSR whose propagation trunks skip unchanged LR patches by temporal reuse.
+
+At every recurrent step after a direction's first, :class:`~dynskip.methods.skipvsr.policy.ReusePolicy`
+decides per ``patch x patch`` LR patch whether the trunk runs. A reused patch keeps the hidden state
+already warped onto this frame (``feat_prop``): its stem and all residual blocks are skipped. Running
+patches execute the trunk's blocks on a feature map whose reused patches hold ``feat_prop``, so the
+blocks' halos read the reused state there (``x0 = m * stem + (1 - m) * feat_prop``, then
+``x <- x + m * f_k(x)`` for each block). With every patch running this is BasicVSR exactly.
+
+Shapes: input ``(B, T, 3, h, w)`` in ``[0, 1]``, output ``(B, T, 3, 4h, 4w)``; decisions
+``(B, 1, gh, gw)`` per step with ``gh = ceil(h / patch)``, ``gw = ceil(w / patch)``.
+
+Execution modes (:mod:`dynskip.skip.protocol`): ``"dense"`` is BasicVSR; ``"masked"`` (and ``"train"``,
+whose decisions are the same hard rule) emulates the skipping densely and differentiably; ``"sparse"``
+runs the running patches through the shared tile engine
+(:func:`dynskip.skip.engine.residual_skip_chain`, one plan per step for all blocks), equal to
+``"masked"`` up to float rounding with no compute on reused patches.
+
+Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision per patch) and
+``<trunk>.stem``; maps ``mask/<trunk>`` (last frame) and ``frames/<trunk>`` (every frame).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
+from dynskip.methods.skipvsr.policy import ReusePolicy, patch_change, patch_occlusion, pixel_mask
+from dynskip.skip.cost import residual_skip_macs
+from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain
+from dynskip.skip.plan import TilePlan
+from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
+
+HALO = 2  # a residual block is two 3x3 convs
+
+
+class SkipVSRv2(SkipKnobs, BasicVSR):
+    """BasicVSR with per-patch temporal reuse in both trunks (see the module docstring).
+
+    Args:
+        num_feat, num_block: backbone size (64, 30 for the official weights).
+        patch, change_scale, max_stale, occlusion_bound: the :class:`ReusePolicy`.
+        engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
+            engine's cut-over) or ``"sparse"`` (always tiles).
+        threshold: a patch runs where its keep probability exceeds it (0: every patch = BasicVSR).
+        execution_mode: ``"sparse"``, ``"masked"``, ``"dense"`` or ``"train"``.
+    """
+
+    def __init__(
+        self,
+        num_feat: int = 64,
+        num_block: int = 30,
+        patch: int = 16,
+        change_scale: float = 0.01,
+        max_stale: int = 4,
+        occlusion_bound: float = 1.0,
+        engine_mode: str = "auto",
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+    ) -> None:
+        super().__init__(num_feat=num_feat, num_block=num_block)
+        if engine_mode not in ("auto", "sparse"):
+            raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
+        self.policy = ReusePolicy(patch, change_scale, max_stale, occlusion_bound)
+        self.patch = patch
+        self.engine_mode = engine_mode
+        self.execution_mode = execution_mode
+        self.threshold = threshold
+        self.recorder = SkipRecorder(self.skip_units())
+        self.frame_density: Tensor | None = None
+        self._clip: dict = {}
+        self._step: dict = {}
+
+    # --- protocol ------------------------------------------------------------------------------
+    def skip_units(self) -> list[SkipUnit]:
+        blocks = len(self.backward_trunk.residual_blocks) * 2 * 9 * self.num_feat**2
+        stem = 9 * (self.num_feat + 3) * self.num_feat
+        units = []
+        for trunk in ("backward_trunk", "forward_trunk"):
+            units.append(SkipUnit(f"{trunk}.stem", trunk, stem))
+            units.append(SkipUnit(f"{trunk}.blocks", trunk, blocks, halo=HALO))
+        return units
+
+    def skip_report(self) -> SkipReport:
+        return self.recorder.report()
+
+    # --- forward ---------------------------------------------------------------------------------
+    def forward(self, lr: Tensor) -> Tensor:
+        b, t = lr.shape[:2]
+        self.recorder.reset(frames=b * t)
+        self._clip = {"lr": lr, "run": lr.new_zeros(t), "steps": lr.new_zeros(t), "masks": {}}
+        out = super().forward(lr)
+        for trunk, per_frame in self._clip["masks"].items():
+            stacked = torch.stack([per_frame[i] for i in sorted(per_frame)], 1)  # (B, T, 1, gh, gw)
+            self.recorder.add_map(f"frames/{trunk}", stacked.flatten(0, 1))
+            self.recorder.add_map(f"mask/{trunk}", per_frame[t - 1])
+        self.frame_density = (self._clip["run"] / self._clip["steps"]).detach()
+        self._clip = {}
+        return out
+
+    def compute_flows(self, lr: Tensor) -> tuple[Tensor, Tensor]:
+        flows_forward, flows_backward = super().compute_flows(lr)
+        self._clip["flows"] = {"forward": flows_forward, "backward": flows_backward}
+        return flows_forward, flows_backward
+
+    def propagate(self, lr: Tensor, flows: Tensor, direction: Direction) -> list[Tensor]:
+        self._step = {"prev": None, "stale": None}
+        return super().propagate(lr, flows, direction)
+
+    def _flows_to_previous(self, i: int, direction: Direction) -> tuple[Tensor, Tensor]:
+        """The flow that warped the hidden state onto frame ``i`` and its reverse (BasicVSR.propagate)."""
+        flows = self._clip["flows"]
+        if direction == "backward":
+            return flows["backward"][:, i], flows["forward"][:, i]
+        return flows["forward"][:, i - 1], flows["backward"][:, i - 1]
+
+    def decide(self, x_i: Tensor, frame_index: int, direction: Direction) -> Tensor:
+        """``(B, 1, gh, gw)`` run mask of this step; all ones at a direction's first step."""
+        b, _, h, w = x_i.shape
+        grid = (-(-h // self.patch), -(-w // self.patch))
+        prev = self._step["prev"]
+        if prev is None or self.execution_mode == "dense":
+            run = x_i.new_ones(b, 1, *grid)
+        else:
+            flow, reverse = self._flows_to_previous(frame_index, direction)
+            change = patch_change(x_i, self._clip["lr"][:, prev], flow, self.patch)
+            occlusion = patch_occlusion(flow, reverse, self.patch)
+            run = self.policy(change, occlusion, self._step["stale"], self.threshold)
+        stale = self._step["stale"]
+        self._step["stale"] = (1 - run) * (stale + 1) if stale is not None else torch.zeros_like(run)
+        self._step["prev"] = frame_index
+        return run
+
+    def run_trunk(
+        self,
+        trunk: ConvResidualBlocks,
+        x_i: Tensor,
+        feat_prop: Tensor,
+        frame_index: int,
+        direction: Direction,
+    ) -> Tensor:
+        run = self.decide(x_i, frame_index, direction)
+        stem = trunk.stem(self.trunk_input(x_i, feat_prop))
+        plan = TilePlan.from_mask(run[:, 0] > 0.5, self.patch, tuple(x_i.shape[-2:]))
+        if plan.is_full:
+            out = self._run_all(trunk, stem)
+        elif self.execution_mode == "sparse":
+            out = self._run_sparse(trunk, stem, feat_prop, run, plan)
+        else:
+            out = self._run_masked(trunk, stem, feat_prop, run)
+        self._record(trunk, run, plan, direction, frame_index, stem)
+        return out
+
+    @staticmethod
+    def _run_all(trunk: ConvResidualBlocks, stem: Tensor) -> Tensor:
+        return trunk.residual_blocks(stem)
+
+    def _run_masked(self, trunk: ConvResidualBlocks, stem: Tensor, feat_prop: Tensor, run: Tensor) -> Tensor:
+        m = pixel_mask(run, self.patch, tuple(stem.shape[-2:]))
+        x = m * stem + (1 - m) * feat_prop
+        for block in trunk.residual_blocks:
+            x = x + m * block.residual(x)
+        return x
+
+    def _run_sparse(
+        self, trunk: ConvResidualBlocks, stem: Tensor, feat_prop: Tensor, run: Tensor, plan: TilePlan
+    ) -> Tensor:
+        if plan.num_active == 0:
+            return feat_prop
+        m = pixel_mask(run, self.patch, tuple(stem.shape[-2:])) > 0.5
+        x = torch.where(m, stem, feat_prop).contiguous(memory_format=torch.channels_last)
+        layers = [[block.conv1, block.relu, block.conv2] for block in trunk.residual_blocks]
+        return residual_skip_chain(x, layers, [plan] * len(layers), self.engine_mode)
+
+    def _record(
+        self,
+        trunk: ConvResidualBlocks,
+        run: Tensor,
+        plan: TilePlan,
+        direction: Direction,
+        i: int,
+        stem: Tensor,
+    ) -> None:
+        name = f"{direction}_trunk"
+        hw = tuple(stem.shape[-2:])
+        b = stem.shape[0]
+        self.recorder.record(f"{name}.stem", 1.0, out_hw=hw, batch=b)
+        layers = [[blk.conv1, blk.relu, blk.conv2] for blk in trunk.residual_blocks]
+        sparse = self.execution_mode == "sparse" and not plan.is_full
+        sparse = sparse and residual_runs_sparse(plan, stem, self.engine_mode)
+        actual = float(sum(residual_skip_macs(lay, plan, sparse=sparse) for lay in layers))
+        self.recorder.record(f"{name}.blocks", run, out_hw=hw, tile=self.patch, actual_macs=actual)
+        self._clip["masks"].setdefault(name, {})[i] = run.detach()
+        self._clip["run"][i] += run.detach().mean()
+        self._clip["steps"][i] += 1

@@ -1,0 +1,113 @@
+"""``skipvsr-v2`` in the registry: official BasicVSR weights (plus fine-tuned deltas) under the reuse policy.
+
+Checkpoints ``load_skipvsr_v2_weights`` reads (``weights_only=True``):
+
+- the SkipVSR v2 format ``{"format": "skipvsr-v2", "backbone": "reds4", "config": {...},
+  "backbone_delta": {key: fp16 tensor}}`` (:func:`export_skipvsr_v2_checkpoint`): the official
+  backbone named by ``backbone`` plus the deltas a fine-tune made;
+- a SkipVSR v2 state dict, plain or inside a Lightning checkpoint (``model.`` prefix);
+- a BasicVSR checkpoint (BasicSR / mmagic / plain), including the built-in ``reds4`` and ``vimeo90k-*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dynskip.methods.skipvsr.arch import SkipVSRv2
+from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
+from dynskip.models.checkpoint import (
+    CheckpointMismatchError,
+    add_backbone_deltas,
+    load_state_dict_strict,
+    read_checkpoint,
+)
+from dynskip.models.registry import PretrainedModel, register_model, resolve_weights
+
+FORMAT = "skipvsr-v2"
+CONFIG_KEYS = ("num_feat", "num_block", "patch")
+
+
+def model_config(model: SkipVSRv2) -> dict[str, Any]:
+    """The architecture values a v2 checkpoint was trained for."""
+    return {
+        "num_feat": model.num_feat,
+        "num_block": len(model.backward_trunk.residual_blocks),
+        "patch": model.patch,
+    }
+
+
+def official_state(backbone: str) -> dict[str, torch.Tensor]:
+    if backbone not in PRETRAINED_ASSETS:
+        raise CheckpointMismatchError(
+            f"unknown BasicVSR backbone {backbone!r}; known {sorted(PRETRAINED_ASSETS)}"
+        )
+    path = resolve_weights("basicvsr", backbone)
+    return convert_basicvsr_state_dict(read_checkpoint(path), source=str(path))
+
+
+def export_skipvsr_v2_checkpoint(
+    model: SkipVSRv2, path: str | Path, backbone: str = "reds4", extra: Mapping[str, Any] | None = None
+) -> Path:
+    """Write fp16 deltas of every backbone tensor that differs from the official ``backbone``."""
+    state = model.state_dict()
+    delta = {}
+    for key, ref in official_state(backbone).items():
+        diff = state[key].detach().float() - ref.float()
+        if diff.abs().max() > 0:
+            delta[key] = diff.half()
+    obj = {"format": FORMAT, "backbone": backbone, "config": model_config(model), "backbone_delta": delta}
+    obj["extra"] = dict(extra or {})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(obj, path)
+    return path
+
+
+def _load_v2_format(model: SkipVSRv2, obj: Mapping[str, Any], source: str) -> None:
+    config, own = obj.get("config", {}), model_config(model)
+    wrong = {k: (config[k], own[k]) for k in CONFIG_KEYS if k in config and config[k] != own[k]}
+    if wrong:
+        detail = ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in wrong.items())
+        raise CheckpointMismatchError(
+            f"{source} was fine-tuned for another SkipVSR v2 configuration: {detail}"
+        )
+    backbone = obj.get("backbone", "reds4")
+    state = official_state(backbone)
+    add_backbone_deltas(state, obj.get("backbone_delta", {}), source)
+    load_state_dict_strict(model, state, source=source)
+    if obj.get("backbone_delta"):  # every patch running is no longer the official network
+        model.dense_reference = PretrainedModel("basicvsr", backbone)
+
+
+def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
+    """Load any format of the module docstring strictly into ``model``."""
+    obj = read_checkpoint(path)
+    model.dense_reference = None
+    if obj.get("format") == FORMAT:
+        _load_v2_format(model, obj, str(path))
+        return
+    state = obj.get("state_dict", obj)
+    if isinstance(state, Mapping) and any(k.startswith("model.") for k in state):
+        state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+        load_state_dict_strict(model, state, source=str(path))
+        return
+    load_state_dict_strict(model, convert_basicvsr_state_dict(obj, source=str(path)), source=str(path))
+
+
+def _official(asset: str):
+    return lambda: resolve_weights("basicvsr", asset)
+
+
+@register_model(
+    "skipvsr-v2",
+    task="vsr",
+    load_weights=load_skipvsr_v2_weights,
+    pretrained={name: _official(name) for name in PRETRAINED_ASSETS},
+)
+def skipvsr_v2(**kwargs: Any) -> SkipVSRv2:
+    """SkipVSR v2 x4 (:class:`~dynskip.methods.skipvsr.arch.SkipVSRv2`); keyword arguments pass through."""
+    return SkipVSRv2(**kwargs)
