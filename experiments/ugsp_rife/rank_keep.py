@@ -25,14 +25,14 @@ import statistics
 import torch
 from measure import command_line, dense_psnr, psnr_u8, read_frames, synthetic_triplets
 
-from dynskip.archs import ugsp_rife_arch
-from dynskip.archs.pruning import expand_mask, valid_tile_mask
 from dynskip.archs.rife_arch import PAD_MULTIPLE
+from dynskip.methods.ugsp import rife_arch
+from dynskip.methods.ugsp.pruning import expand_mask, valid_tile_mask
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
-ORIGINAL_SAMPLE_MASK = ugsp_rife_arch.sample_mask
-ORIGINAL_PRUNED_CHAIN = ugsp_rife_arch.run_pruned_chain
+ORIGINAL_SAMPLE_MASK = rife_arch.sample_mask
+ORIGINAL_PRUNED_CHAIN = rife_arch.run_pruned_chain
 
 
 def pass_through_chain(x: torch.Tensor, layers: torch.nn.Sequential, mask: torch.Tensor, mode: str):
@@ -113,7 +113,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.fill == "input":
-        ugsp_rife_arch.run_pruned_chain = pass_through_chain
+        rife_arch.run_pruned_chain = pass_through_chain
     model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo).eval()
     out: dict = {"weights": args.weights, "fill": args.fill, "active_halo": args.active_halo}
     out.update(command=command_line(), sources={})
@@ -127,7 +127,7 @@ def main() -> None:
             dense = [model(a[None], b[None])[0] for a, _, b in triplets]
         for order in ("head", "random"):
             for keep in args.keep:
-                ugsp_rife_arch.sample_mask = ranked_sample_mask(keep, order, (h, w), finest, tile)
+                rife_arch.sample_mask = ranked_sample_mask(keep, order, (h, w), finest, tile)
                 psnr, saved, split = [], [], {}
                 with execution_mode(model, "masked"):
                     for (a, gt, b), ref in zip(triplets, dense, strict=True):
@@ -136,7 +136,7 @@ def main() -> None:
                         report = model.skip_report()
                         saved.append(report.macs_saved_fraction())
                         add_error_split(split, pred, ref, gt, report.maps["mask/block3"], tile)
-                ugsp_rife_arch.sample_mask = ORIGINAL_SAMPLE_MASK
+                rife_arch.sample_mask = ORIGINAL_SAMPLE_MASK
                 row[f"{order}@{keep}"] = {
                     "psnr_drop": row["dense_psnr"] - statistics.fmean(psnr),
                     "macs_saved": statistics.fmean(saved),

@@ -52,7 +52,7 @@ class TemperatureSchedule:
 
     ``kind``: ``constant`` (``start``), ``linear`` / ``exponential`` / ``cosine`` (``start`` to ``end``
     over ``length`` units). A method's own temperature formula (UGSP's:
-    :class:`dynskip.ugsp.schedules.UGSPTemperature`) lives with the method.
+    :class:`dynskip.methods.ugsp.schedules.UGSPTemperature`) lives with the method.
     ``unit``: ``"epoch"`` or ``"step"``; which counter ``__call__`` expects.
     """
 

@@ -8,7 +8,7 @@ Phase 2, :class:`UGSPPruningObjective` (the official ``update()``):
 + consistency_weight * sum_k census(feat_k, feat_k^dense.detach())
 + lambda_s * (budget_weight * |density - budget| + w_step * sum_k |label_k - mask_k| / 10)``.
 Schedules are the paper's (by epoch, here ``1 + global_step / steps_per_epoch``) unless a constant is
-given. Labels come from the cache built by ``python -m dynskip.ugsp.labels`` (by sample key) or are
+given. Labels come from the cache built by ``python -m dynskip.methods.ugsp.labels`` (by sample key) or are
 computed online from the uncertainty head (works with random crops).
 """
 
@@ -22,15 +22,15 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.losses import laplacian_nll, laplacian_pyramid_l1, ternary_census_loss
-from dynskip.skip.losses import budget_loss, mask_label_loss
-from dynskip.ugsp.labels import (
+from dynskip.methods.ugsp.labels import (
     MANIFEST,
     LabelCache,
     LabelSettings,
     align_cached_labels,
     uncertainty_to_labels,
 )
-from dynskip.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
+from dynskip.methods.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
+from dynskip.skip.losses import budget_loss, mask_label_loss
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
 PAD_MULTIPLE = 128
@@ -67,7 +67,7 @@ def _check_cached_settings(folder: Path, settings: LabelSettings) -> None:
     if differ:
         raise ValueError(
             f"label cache {folder} was built with other label settings ({'; '.join(differ)}): rebuild it "
-            "with python -m dynskip.ugsp.labels or set task.objective.label_settings to match"
+            "with python -m dynskip.methods.ugsp.labels or set task.objective.label_settings to match"
         )
 
 
@@ -107,7 +107,9 @@ class UGSPPruningObjective(nn.Module):
         if labels not in ("online", "cache", "none"):
             raise ValueError(f"labels must be 'online', 'cache' or 'none', got {labels!r}")
         if labels == "cache" and not (label_cache and (Path(label_cache) / MANIFEST).is_file()):
-            raise FileNotFoundError(f"label cache {label_cache} has no {MANIFEST}: run dynskip.ugsp.labels")
+            raise FileNotFoundError(
+                f"label cache {label_cache} has no {MANIFEST}: run dynskip.methods.ugsp.labels"
+            )
         if density_scope not in ("prunable", "all"):
             raise ValueError(f"density_scope must be 'prunable' or 'all', got {density_scope!r}")
         self.aux_weight, self.consistency_weight = aux_weight, consistency_weight

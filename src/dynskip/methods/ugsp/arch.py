@@ -23,7 +23,7 @@ Network (module names in brackets; official names in the table of :func:`officia
 Pruning (UGSP):
 
 - ``decoder16`` and the encoder always run densely. The mask head on decoder ``k``'s output features
-  (``mask_heads[child]``, the shared :class:`~dynskip.archs.pruning.MaskHead`) predicts the tile mask
+  (``mask_heads[child]``, the shared :class:`~dynskip.methods.ugsp.pruning.MaskHead`) predicts the tile mask
   of the next finer decoder; Gumbel-softmax while training, hard ``p_keep >= threshold`` otherwise.
   Masks are hierarchical (``decoder4`` runs only where ``decoder8`` ran, ...), and tiles lying wholly
   in the padding are off.
@@ -35,7 +35,7 @@ Pruning (UGSP):
 - Execution: ``train`` / ``masked`` emulate the masks densely (soft masks allowed, differentiable);
   ``sparse`` runs the 3x3 chain and ``conv_last`` on the active tiles only with the shared tile engine
   (:func:`dynskip.skip.engine.masked_chain` with ``head=conv_last``: the densely concatenated decoder
-  needs its multi-output chain, :func:`~dynskip.archs.pruning.run_pruned_chain` returns only the last
+  needs its multi-output chain, :func:`~dynskip.methods.ugsp.pruning.run_pruned_chain` returns only the last
   layer) and adds the bias at pruned positions; ``dense`` ignores masks and heads.
 
 Deviations from the official code, all deliberate:
@@ -67,7 +67,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dynskip.archs.pruning import (
+from dynskip.archs.warp import flow_warp
+from dynskip.methods.ugsp.pruning import (
     MaskHead,
     UncertaintyHead,
     expand_mask,
@@ -75,7 +76,6 @@ from dynskip.archs.pruning import (
     sample_mask,
     valid_tile_mask,
 )
-from dynskip.archs.warp import flow_warp
 from dynskip.skip.engine import masked_chain, masked_chain_dense
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
@@ -94,7 +94,7 @@ NEXT_LEVEL = {"decoder16": "decoder8", "decoder8": "decoder4", "decoder4": "deco
 FINAL_OUT = 4 + 1 + 3  # flow, fusion logit, RGB residual
 MIN_PAD_MULTIPLE = 16  # four stride-2 encoder levels
 # ``forward_train`` pads to this: the shared UGSP objective pads its labels to 128-multiples
-# (``dynskip.tasks.ugsp_objective._pad_label``), so the mask grids must cover the same padded size.
+# (``dynskip.methods.ugsp.objective._pad_label``), so the mask grids must cover the same padded size.
 TRAIN_PAD_MULTIPLE = 128
 # Feature tiles of 4 / 4 / 8 positions: fine masks where decoders are cheap, and on decoder2 (half the
 # cost) the tile size the engine runs well (2 CPU cores, 30% active: 4.3x faster than dense with 8x8
@@ -446,7 +446,7 @@ class UGSP(SkipKnobs, nn.Module):
         non_pruned: bool = True,
         uncertainty: bool = False,
     ) -> dict:
-        """Everything the shared UGSP objectives need (:mod:`dynskip.tasks.ugsp_objective`).
+        """Everything the shared UGSP objectives need (:mod:`dynskip.methods.ugsp.objective`).
 
         Inputs of any size, padded to a multiple of ``TRAIN_PAD_MULTIPLE`` (the objective's label grid)
         and cropped back. Returns a dict with (as requested):
