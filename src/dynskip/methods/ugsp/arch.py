@@ -237,6 +237,9 @@ class UGSP(SkipKnobs, nn.Module):
         prune_padding: switch off tiles lying wholly in the padding (their output is cropped away).
         engine_mode: mode of the tile engine in ``sparse`` execution: ``"sparse"`` (always the tile
             path) or ``"auto"`` (its calibrated dense fall-back at high active fractions; same numbers).
+        threshold, execution_mode, budget, temperature: the skip knobs. The execution mode defaults to
+            ``sparse`` (real skipping); the training objectives switch to ``train`` themselves.
+            ``budget`` 0.35 is the official density target.
     """
 
     def __init__(
@@ -246,6 +249,10 @@ class UGSP(SkipKnobs, nn.Module):
         uncertainty_hidden: int = 32,
         prune_padding: bool = True,
         engine_mode: str = "sparse",
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+        budget: float = 0.35,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         tiles = tuple(int(t) for t in tile_px)
@@ -278,6 +285,8 @@ class UGSP(SkipKnobs, nn.Module):
         )
         self.uncertainty_head = UncertaintyHead(final_channels, uncertainty_hidden)
         self.recorder = SkipRecorder(self.skip_units())
+        self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
+        self.temperature = temperature
 
     # --- protocol ------------------------------------------------------------------------------
     def skip_units(self) -> list[SkipUnit]:

@@ -29,14 +29,14 @@ Exporting a trained run: ``python -m dynskip.methods.ugsp.export RUN/checkpoints
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from dynskip.assets import asset_path
-from dynskip.methods.ugsp.arch import DEFAULT_TILE_PX, UGSP, official_key
+from dynskip.methods.ugsp.arch import UGSP, official_key
 from dynskip.methods.ugsp.rife_arch import UGSPRIFE
 from dynskip.models.checkpoint import (
     CheckpointMismatchError,
@@ -82,26 +82,8 @@ def load_ugsp_weights(model: UGSP, path: Path) -> None:
 
 
 @register_model("ugsp", task="vfi", pretrained={}, load_weights=load_ugsp_weights)
-def ugsp(
-    tile_px: Sequence[int] = DEFAULT_TILE_PX,
-    head_hidden: int = 16,
-    uncertainty_hidden: int = 32,
-    prune_padding: bool = True,
-    engine_mode: str = "sparse",
-    threshold: float = 0.5,
-    execution_mode: str = "sparse",
-    budget: float = 0.35,
-    temperature: float = 1.0,
-) -> UGSP:
-    """UGSP; ``threshold`` / ``execution_mode`` / ``budget`` / ``temperature`` set the skip knobs.
-
-    The execution mode defaults to ``sparse`` (real skipping); the training objectives switch to
-    ``train`` themselves. ``budget`` 0.35 is the official density target.
-    """
-    model = UGSP(tile_px, head_hidden, uncertainty_hidden, prune_padding, engine_mode)
-    model.threshold, model.execution_mode, model.budget = threshold, execution_mode, budget
-    model.temperature = temperature
-    return model
+def ugsp(**kwargs) -> UGSP:
+    return UGSP(**kwargs)
 
 
 # ----------------------------------------------------------------------------------------- ugsp-rife
@@ -191,33 +173,5 @@ def _state_from_lightning(path: str | Path) -> dict[str, Tensor]:
     pretrained={"rife-v3.9": shipped_checkpoint, "rife-v3.9-backbone": lambda: asset_path("rife-v3.9")},
     load_weights=load_ugsp_rife_weights,
 )
-def ugsp_rife(
-    pruned_blocks: Sequence[int] = (2, 3),
-    tile_px: int | Sequence[int] = (64, 32),
-    head_hidden: int = 16,
-    uncertainty_hidden: int = 32,
-    prune_padding: bool = True,
-    train_backbone: bool = False,
-    threshold: float = 0.5,
-    execution_mode: str = "sparse",
-    budget: float = 0.5,
-    padding_halo_tiles: int = 1,
-    active_halo_tiles: int = 0,
-) -> UGSPRIFE:
-    """UGSP-RIFE; ``threshold`` / ``execution_mode`` / ``budget`` set the skip knobs.
-
-    The execution mode defaults to ``sparse`` (real skipping); training objectives switch to
-    ``train`` themselves.
-    """
-    model = UGSPRIFE(
-        pruned_blocks,
-        tile_px,
-        head_hidden,
-        uncertainty_hidden,
-        prune_padding,
-        train_backbone,
-        padding_halo_tiles,
-        active_halo_tiles,
-    )
-    model.threshold, model.execution_mode, model.budget = threshold, execution_mode, budget
-    return model
+def ugsp_rife(**kwargs) -> UGSPRIFE:
+    return UGSPRIFE(**kwargs)

@@ -86,6 +86,8 @@ class UGSPRIFE(SkipKnobs, IFNet):
             active tile next to a pruned one reads zeros through the chain. ``1`` (8 positions, the
             chain's depth) makes the active tiles exact: only pruned tiles differ from dense RIFE.
             The extra tiles are counted in the MACs.
+        threshold, execution_mode, budget: the skip knobs. The execution mode defaults to ``sparse``
+            (real skipping); training objectives switch to ``train`` themselves.
     """
 
     def __init__(
@@ -98,6 +100,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
         train_backbone: bool = False,
         padding_halo_tiles: int = 1,
         active_halo_tiles: int = 0,
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+        budget: float = 0.5,
     ) -> None:
         super().__init__()
         pruned = tuple(sorted(int(k) for k in pruned_blocks))
@@ -121,6 +126,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         self.recorder = SkipRecorder(self.skip_units())
         self._valid_hw: tuple[int, int] | None = None
         self._state: dict = {}
+        self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
 
     # --- protocol ------------------------------------------------------------------------------
     def skip_units(self) -> list[SkipUnit]:
