@@ -79,6 +79,7 @@ from dynskip.methods.ugsp.pruning import (
 from dynskip.skip.engine import masked_chain, masked_chain_dense
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
+from dynskip.utils.checks import check_choice, check_image_pair
 
 ENCODER_CHANNELS = (32, 48, 72, 96)  # at 1/2, 1/4, 1/8, 1/16
 PRUNED_LEVELS = ("decoder8", "decoder4", "decoder2")  # coarse to fine
@@ -203,16 +204,6 @@ class _Trunk:
     valid_hw: tuple[int, int]
 
 
-def _check_pair(img0: Tensor, img1: Tensor) -> None:
-    if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
-        raise ValueError(
-            f"img0 and img1 must both be (B, 3, H, W) with equal shapes, got {tuple(img0.shape)} and "
-            f"{tuple(img1.shape)}"
-        )
-    if not img0.is_floating_point() or img0.dtype != img1.dtype:
-        raise ValueError(f"img0 and img1 must be float images of one dtype, got {img0.dtype}, {img1.dtype}")
-
-
 def _check_timestep(timestep: float | Tensor) -> None:
     """UGSP predicts the midpoint only; reject other times rather than silently ignore them."""
     if isinstance(timestep, Tensor):
@@ -262,8 +253,7 @@ class UGSP(SkipKnobs, nn.Module):
                 f"tile_px needs one size per pruned decoder {PRUNED_LEVELS}, multiples of {strides}; "
                 f"got {tile_px}"
             )
-        if engine_mode not in ("sparse", "auto"):
-            raise ValueError(f"engine_mode must be 'sparse' or 'auto', got {engine_mode!r}")
+        check_choice(engine_mode, "engine_mode", ("sparse", "auto"))
         self.tile_px = dict(zip(PRUNED_LEVELS, tiles))
         self.pad_multiple = math.lcm(MIN_PAD_MULTIPLE, *tiles)
         self.prune_padding = prune_padding
@@ -435,7 +425,7 @@ class UGSP(SkipKnobs, nn.Module):
         In training mode (``self.training``) returns :meth:`forward_train`'s dict with every output
         (frame, masks, uncertainty, the non-pruned branch), as the official network does.
         """
-        _check_pair(img0, img1)
+        check_image_pair(img0, img1, values="float images")
         _check_timestep(timestep)
         if self.training:
             return self.forward_train(img0, img1, timestep, pruned=True, non_pruned=True, uncertainty=True)
@@ -467,7 +457,7 @@ class UGSP(SkipKnobs, nn.Module):
             ``uncertainty`` ``(B, 1, H, W)`` (log-scale ``U`` from the non-pruned ``decoder2`` features).
         The report records the pruned branch, or the non-pruned one when ``pruned`` is false.
         """
-        _check_pair(img0, img1)
+        check_image_pair(img0, img1, values="float images")
         _check_timestep(timestep)
         height, width = img0.shape[-2:]
         self.recorder.reset(frames=img0.shape[0])

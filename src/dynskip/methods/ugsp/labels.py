@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.data.augment import AugmentDraw, apply_geometric
+from dynskip.utils.checks import check_choice
 
 MANIFEST = "manifest.json"
 
@@ -62,8 +63,7 @@ class LabelSettings:
         object.__setattr__(self, "keep", tuple(float(k) for k in self.keep))
         if len(self.levels) != len(self.keep) or not self.levels:
             raise ValueError(f"one keep value per level needed, got levels {self.levels}, keep {self.keep}")
-        if self.rule not in ("quantile", "threshold"):
-            raise ValueError(f"rule must be 'quantile' or 'threshold', got {self.rule!r}")
+        check_choice(self.rule, "rule", ("quantile", "threshold"))
         if self.rule == "quantile" and not all(0.0 <= k <= 1.0 for k in self.keep):
             raise ValueError(f"quantile keep fractions must lie in [0, 1], got {self.keep}")
         if self.pool not in ("max", "mean") or self.cell_px < 1:

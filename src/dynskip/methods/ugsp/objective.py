@@ -31,6 +31,7 @@ from dynskip.methods.ugsp.labels import (
 )
 from dynskip.methods.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 from dynskip.skip.losses import budget_loss, mask_label_loss
+from dynskip.utils.checks import check_choice
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
 PAD_MULTIPLE = 128
@@ -104,14 +105,12 @@ class UGSPPruningObjective(nn.Module):
         levels: int = 5,
     ) -> None:
         super().__init__()
-        if labels not in ("online", "cache", "none"):
-            raise ValueError(f"labels must be 'online', 'cache' or 'none', got {labels!r}")
+        check_choice(labels, "labels", ("online", "cache", "none"))
         if labels == "cache" and not (label_cache and (Path(label_cache) / MANIFEST).is_file()):
             raise FileNotFoundError(
                 f"label cache {label_cache} has no {MANIFEST}: run dynskip.methods.ugsp.labels"
             )
-        if density_scope not in ("prunable", "all"):
-            raise ValueError(f"density_scope must be 'prunable' or 'all', got {density_scope!r}")
+        check_choice(density_scope, "density_scope", ("prunable", "all"))
         self.aux_weight, self.consistency_weight = aux_weight, consistency_weight
         self.budget_weight, self.label_div = budget_weight, label_div
         self.steps_per_epoch, self.levels = steps_per_epoch, levels
