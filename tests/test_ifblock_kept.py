@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dynskip.archs.ifblock_kept import FEATURE_RING, decode_kept, encode_kept, gather_windows
-from dynskip.archs.pruning import expand_mask
 from dynskip.archs.rife_arch import IFBlock
+from dynskip.methods.ugsp.ifblock_kept import FEATURE_RING, decode_kept, encode_kept, gather_windows
+from dynskip.methods.ugsp.pruning import expand_mask
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 

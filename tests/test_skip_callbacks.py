@@ -18,10 +18,10 @@ from dynskip.callbacks.skip import (
     frame_keys,
     latency_probe,
 )
+from dynskip.methods.ugsp.schedules import UGSPTemperature
 from dynskip.skip.losses import budget_loss
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit
 from dynskip.skip.relax import GumbelGate
-from dynskip.ugsp.schedules import UGSPTemperature
 from dynskip.utils.images import normalise_map
 
 H = W = 8

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from dynskip.methods.ugsp.schedules import UGSPTemperature, ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 from dynskip.skip.losses import (
     BudgetLoss,
     MaskLabelLoss,
@@ -24,7 +25,6 @@ from dynskip.skip.schedules import (
     exponential_schedule,
     linear_schedule,
 )
-from dynskip.ugsp.schedules import UGSPTemperature, ugsp_lambda_s, ugsp_temperature, ugsp_w_step
 
 
 def _report(mask_a: torch.Tensor, mask_b: torch.Tensor):
@@ -210,7 +210,7 @@ def test_schedule_exceptions() -> None:
     with pytest.raises(ValueError, match="temperatures must be > 0"):
         TemperatureSchedule("linear", 1.0, 0.0, 10)
     with pytest.raises(ValueError, match="kind must be one of"):
-        TemperatureSchedule("ugsp")  # UGSP's schedule lives with UGSP: dynskip.ugsp.schedules
+        TemperatureSchedule("ugsp")  # UGSP's schedule lives with UGSP: dynskip.methods.ugsp.schedules
     with pytest.raises(ValueError, match=r"budget target must lie in \[0, 1\], got 2"):
         BudgetSchedule(2.0)
     with pytest.raises(ValueError, match="must be >= 0, got -1"):

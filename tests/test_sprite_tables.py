@@ -106,12 +106,11 @@ UNSEEN = {  # as `dynskip evaluate --compare-dense --json` writes it (abridged)
 
 
 @pytest.fixture
-def sprites(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, ModuleType]:
-    """``tables`` and ``summarize`` of the sprites folder (summarize imports ``tables`` by name)."""
+def sprites(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``tables`` of the sprites folder (its ``add`` and ``summarize`` commands)."""
     monkeypatch.syspath_prepend(str(SPRITES))
-    for name in ("tables", "summarize"):
-        monkeypatch.delitem(sys.modules, name, raising=False)
-    return importlib.import_module("tables"), importlib.import_module("summarize")
+    monkeypatch.delitem(sys.modules, "tables", raising=False)
+    return importlib.import_module("tables")
 
 
 def rows(tables: ModuleType, record: dict, **kw: object) -> list[dict]:
@@ -120,7 +119,7 @@ def rows(tables: ModuleType, record: dict, **kw: object) -> list[dict]:
 
 
 def test_sweep_and_measure_records_become_full_precision_rows(sprites, tmp_path: Path) -> None:
-    tables, _ = sprites
+    tables = sprites
     (sweep,) = rows(tables, SWEEP)
     assert (sweep["kind"], sweep["set"], sweep["clips"], sweep["threshold"]) == (
         "heldout",
@@ -142,7 +141,7 @@ def test_sweep_and_measure_records_become_full_precision_rows(sprites, tmp_path:
 
 
 def test_rank_keep_and_unseen_records(sprites) -> None:
-    tables, _ = sprites
+    tables = sprites
     kept = rows(tables, RANK_KEEP)
     assert [(r["order"], r["keep"], r["psnr_drop"], r["clips"]) for r in kept] == [
         ("head", 0.2, 1.4, 8),
@@ -156,7 +155,7 @@ def test_rank_keep_and_unseen_records(sprites) -> None:
 
 
 def test_bad_records_name_the_file_and_key(sprites, tmp_path: Path) -> None:
-    tables, _ = sprites
+    tables = sprites
     legacy = {k: v for k, v in SWEEP.items() if k != "samples"}  # the sprite rounds' JSON lacked it
     with pytest.raises(tables.RecordError, match=r"old\.json: no 'samples'"):
         rows(tables, legacy, source="old.json")
@@ -171,7 +170,7 @@ def test_bad_records_name_the_file_and_key(sprites, tmp_path: Path) -> None:
 
 
 def test_rows_already_in_a_table_are_refused_and_the_table_is_kept(sprites, tmp_path: Path) -> None:
-    tables, _ = sprites
+    tables = sprites
     table = tmp_path / "round.csv"
     tables.append_rows(table, rows(tables, SWEEP))
     before = table.read_bytes()
@@ -185,7 +184,7 @@ def test_rows_already_in_a_table_are_refused_and_the_table_is_kept(sprites, tmp_
 
 
 def test_cli_adds_json_and_reports_errors_without_a_traceback(sprites, tmp_path: Path, capsys) -> None:
-    tables, _ = sprites
+    tables = sprites
     record = tmp_path / "x_carphone.json"
     record.write_text(__import__("json").dumps(MEASURE))
     table = tmp_path / "round6.csv"
@@ -215,14 +214,22 @@ def unseen_cell(row: dict) -> str:
 
 
 def test_committed_round_tables_hold_the_preregistered_figures(sprites) -> None:
-    tables, summarize = sprites
-    found = summarize.heldout_rows(sorted(SPRITES.glob("round*.csv")))
-    assert summarize.row("shipped", found)["carphone"]["drop"] == pytest.approx(0.4097, abs=1e-4)
+    tables = sprites
+    found = tables.heldout_rows(sorted(SPRITES.glob("round*.csv")))
+    assert tables.row("shipped", found)["carphone"]["drop"] == pytest.approx(0.4097, abs=1e-4)
     all_rows = [r for t in sorted(SPRITES.glob("round*.csv")) for r in tables.read_table(t)]
     for name, (mean, bikes, bbb) in SELECTED.items():
-        held = summarize.row(name, found)
+        held = tables.row(name, found)
         assert f"{held['mean_drop']:+.3f}" == mean and held["carphone"]["saved"] >= 0.35, name
         unseen = {r["set"]: unseen_cell(r) for r in all_rows if r["kind"] == "unseen" and r["name"] == name}
         assert unseen == {"bikes": bikes, "bigbuckbunny": bbb}, name
     with pytest.raises(tables.RecordError, match="'no_such_heads' on carphone: 0 held-out rows"):
-        summarize.row("no_such_heads", found)
+        tables.row("no_such_heads", found)
+
+
+def test_summarize_prints_the_preregistered_table(sprites, capsys) -> None:
+    sprites.main(["summarize", "shipped"])
+    out = capsys.readouterr().out
+    assert out.startswith("| heads | carphone |") and "| shipped | +0.41 / " in out
+    with pytest.raises(SystemExit, match=r"tables\.py: 'no_such_heads' on carphone"):
+        sprites.main(["summarize", "no_such_heads"])

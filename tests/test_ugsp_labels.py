@@ -10,9 +10,7 @@ import torch
 
 from dynskip.config import compose_config
 from dynskip.losses import laplacian_nll
-from dynskip.models import build_model
-from dynskip.train import build_components, train
-from dynskip.ugsp.labels import (
+from dynskip.methods.ugsp.labels import (
     LabelCache,
     LabelSettings,
     align_cached_labels,
@@ -21,6 +19,8 @@ from dynskip.ugsp.labels import (
     main,
     uncertainty_to_labels,
 )
+from dynskip.models import build_model
+from dynskip.train import build_components, train
 
 SMOKE = [
     "debug=smoke",
@@ -134,7 +134,7 @@ def test_cached_labels_follow_the_crop_and_flips_of_their_frames(pool: str) -> N
 def test_pruning_objective_aligns_cached_labels_with_the_crop(tmp_path: Path) -> None:
     """The cache keeps the left half of a 64x128 frame; a batch cropped to the right half must be
     trained towards "prune everywhere" (found in review: the whole-frame label was pooled into the crop)."""
-    from dynskip.tasks.ugsp_objective import UGSPPruningObjective
+    from dynskip.methods.ugsp.objective import UGSPPruningObjective
 
     settings = LabelSettings(levels=("block2",), keep=(0.5,), cell_px=16)
     cache = LabelCache(tmp_path, "frames", settings, source="x").open()
@@ -195,7 +195,7 @@ def test_cache_reuses_and_rebuilds_when_stale(tmp_path: Path) -> None:
 
 
 def test_training_refuses_a_cache_built_with_other_settings(tmp_path: Path) -> None:
-    from dynskip.tasks.ugsp_objective import UGSPPruningObjective
+    from dynskip.methods.ugsp.objective import UGSPPruningObjective
 
     built = LabelSettings(keep=(0.9, 0.9), cell_px=16)
     cache = LabelCache(tmp_path, "video-clip", built, source="s", model="m")

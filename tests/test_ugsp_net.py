@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from dynskip.archs.pruning import expand_mask
-from dynskip.archs.ugsp_arch import PRUNED_LEVELS, UGSP, official_key
 from dynskip.config import compose_config
+from dynskip.methods.ugsp.arch import PRUNED_LEVELS, UGSP, official_key
+from dynskip.methods.ugsp.pruning import expand_mask
 from dynskip.models import build_model
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkippingModel, execution_mode

@@ -6,7 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from dynskip.archs.pruning import (
+from dynskip.archs.rife_arch import conv_prelu
+from dynskip.methods.ugsp.pruning import (
     MaskHead,
     UncertaintyHead,
     expand_mask,
@@ -16,7 +17,6 @@ from dynskip.archs.pruning import (
     sample_mask,
     valid_tile_mask,
 )
-from dynskip.archs.rife_arch import conv_prelu
 from dynskip.models import build_model
 from dynskip.skip.protocol import SkippingModel, execution_mode
 from dynskip.skip.tiles import dilate_tiles
@@ -188,7 +188,7 @@ def test_shipped_checkpoint_runs_sparse() -> None:
 
 
 def test_export_with_backbone_deltas_names_official_rife_as_baseline(tmp_path) -> None:
-    from dynskip.models.ugsp_rife import export_checkpoint
+    from dynskip.methods.ugsp.models import export_checkpoint
 
     model = build_model("ugsp-rife", weights="rife-v3.9").eval()
     assert model.dense_reference is None  # heads only: its own dense mode is RIFE v3.9
@@ -239,7 +239,7 @@ def test_all_masks_off_skips_the_pruned_blocks_whole() -> None:
 def test_export_stores_deltas_in_half_precision_and_loads_in_float32(
     delta_dtype: str, mantissa_bits: int, tmp_path
 ) -> None:
-    from dynskip.models.ugsp_rife import export_checkpoint
+    from dynskip.methods.ugsp.models import export_checkpoint
 
     model = build_model("ugsp-rife", weights="rife-v3.9").eval()
     delta = torch.linspace(-1e-3, 1e-3, model.block3.lastconv.bias.numel())
@@ -258,7 +258,7 @@ def test_export_stores_deltas_in_half_precision_and_loads_in_float32(
 
 
 def test_export_rejects_an_unknown_delta_dtype(tmp_path) -> None:
-    from dynskip.models.ugsp_rife import export_checkpoint
+    from dynskip.methods.ugsp.models import export_checkpoint
 
     with pytest.raises(ValueError, match=r"delta_dtype must be one of .*'int8'"):
         export_checkpoint(build_model("ugsp-rife"), tmp_path / "x.pt", delta_dtype="int8")
@@ -292,7 +292,7 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
     # IFNet reruns the samples with large motion at doubled scales, as a group of their own. Each group's
     # kept tiles must stay its own: after a window-path block 3 (one kept tile) only those tiles are
     # rewarped, and the other group (block 3 dense) must not take that shortcut.
-    from dynskip.archs import ugsp_rife_arch
+    from dynskip.methods.ugsp import rife_arch
 
     model = build_model("ugsp-rife", prune_padding=False).eval()
     model.execution_mode = "sparse"
@@ -305,7 +305,7 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
 
     one_tile = torch.zeros(1, 1, 8, 8)  # block 3: 8x8 tiles of 32 px
     one_tile[..., 3, 5] = 1.0
-    monkeypatch.setattr(ugsp_rife_arch, "sample_mask", designed)
+    monkeypatch.setattr(rife_arch, "sample_mask", designed)
     decisions: list[torch.Tensor] = []
     monkeypatch.setattr(model, "_needs_restart", lambda flow_delta: decisions.pop(0))
     img0, img1 = _pair(256, 256, seed=7, batch=2)
@@ -336,8 +336,8 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
     ],
 )
 def test_exception_a_delta_of_the_wrong_shape_is_named(delta, message, tmp_path) -> None:
+    from dynskip.methods.ugsp.models import FORMAT
     from dynskip.models.checkpoint import CheckpointMismatchError
-    from dynskip.models.ugsp_rife import FORMAT
 
     heads = {k: v for k, v in build_model("ugsp-rife").state_dict().items() if k.startswith("mask_heads.")}
     heads |= {

@@ -26,10 +26,11 @@ import math
 
 import torch
 import torch.nn.functional as F
-from measure import SPRITES, read_frames
 
 from dynskip.archs.rife_arch import PAD_MULTIPLE
 from dynskip.data.synthetic import SyntheticClips
+from dynskip.evaluation.triplets import SPRITES, read_frames
+from dynskip.metrics.color import uint8_levels
 from dynskip.models import build_model
 
 TILE = 32
@@ -108,7 +109,7 @@ def main() -> None:
             h, w = img0.shape[-2:]
             pad = (0, -w % PAD_MULTIPLE, 0, -h % PAD_MULTIPLE)
             a, b = F.pad(img0[None], pad), F.pad(img1[None], pad)
-            target = (gt[None] * 255).round()
+            target = uint8_levels(gt[None])
             errors = []
             for blocks in (4, 3):
                 frame, seen = rife_pass(model, a, b, blocks)
@@ -117,7 +118,7 @@ def main() -> None:
                     for i in updates:
                         flow_delta = seen[f"out{i}"][0][..., :h, :w]
                         updates[i].append(tile_sum(flow_delta.abs().mean(1, keepdim=True)))
-                q = (frame[..., :h, :w].clamp(0, 1) * 255).round()
+                q = uint8_levels(frame[..., :h, :w])
                 errors.append(((q - target) ** 2).mean(1, keepdim=True) / 255**2)
             dense_sse += float(errors[0].sum())
             pruned_sse += float(errors[1].sum())

@@ -21,18 +21,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from pathlib import Path
 
 import torch
-from measure import command_line, dense_psnr, psnr_u8, read_frames, synthetic_triplets
 
-from dynskip.archs import ugsp_rife_arch
-from dynskip.archs.pruning import expand_mask, valid_tile_mask
 from dynskip.archs.rife_arch import PAD_MULTIPLE
+from dynskip.evaluation.triplets import command_line, dense_psnr, frame_psnr, read_frames, synthetic_triplets
+from dynskip.methods.ugsp import rife_arch
+from dynskip.methods.ugsp.pruning import expand_mask, valid_tile_mask
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
 
-ORIGINAL_SAMPLE_MASK = ugsp_rife_arch.sample_mask
-ORIGINAL_PRUNED_CHAIN = ugsp_rife_arch.run_pruned_chain
+ROOT = Path(__file__).resolve().parents[2]
+ORIGINAL_SAMPLE_MASK = rife_arch.sample_mask
+ORIGINAL_PRUNED_CHAIN = rife_arch.run_pruned_chain
 
 
 def pass_through_chain(x: torch.Tensor, layers: torch.nn.Sequential, mask: torch.Tensor, mode: str):
@@ -113,10 +115,10 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.fill == "input":
-        ugsp_rife_arch.run_pruned_chain = pass_through_chain
+        rife_arch.run_pruned_chain = pass_through_chain
     model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo).eval()
     out: dict = {"weights": args.weights, "fill": args.fill, "active_halo": args.active_halo}
-    out.update(command=command_line(), sources={})
+    out.update(command=command_line(ROOT), sources={})
     for source in args.sources:
         triplets = triplets_for(source, args.samples)
         row = {"clips": len(triplets), **dense_psnr(model, triplets)}
@@ -127,16 +129,16 @@ def main() -> None:
             dense = [model(a[None], b[None])[0] for a, _, b in triplets]
         for order in ("head", "random"):
             for keep in args.keep:
-                ugsp_rife_arch.sample_mask = ranked_sample_mask(keep, order, (h, w), finest, tile)
+                rife_arch.sample_mask = ranked_sample_mask(keep, order, (h, w), finest, tile)
                 psnr, saved, split = [], [], {}
                 with execution_mode(model, "masked"):
                     for (a, gt, b), ref in zip(triplets, dense, strict=True):
                         pred = model(a[None], b[None])[0]
-                        psnr.append(psnr_u8(pred, gt))
+                        psnr.append(frame_psnr(pred, gt))
                         report = model.skip_report()
                         saved.append(report.macs_saved_fraction())
                         add_error_split(split, pred, ref, gt, report.maps["mask/block3"], tile)
-                ugsp_rife_arch.sample_mask = ORIGINAL_SAMPLE_MASK
+                rife_arch.sample_mask = ORIGINAL_SAMPLE_MASK
                 row[f"{order}@{keep}"] = {
                     "psnr_drop": row["dense_psnr"] - statistics.fmean(psnr),
                     "macs_saved": statistics.fmean(saved),

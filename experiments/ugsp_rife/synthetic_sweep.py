@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from pathlib import Path
 
 import torch
-from measure import command_line, dense_psnr, psnr_u8, synthetic_triplets, time_pairs
 
+from dynskip.evaluation.triplets import command_line, dense_psnr, frame_psnr, synthetic_triplets, time_pairs
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @torch.no_grad()
@@ -33,7 +36,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--texture", default="noise", help="noise or dead_leaves (dynskip.data.synthetic)")
-    p.add_argument("--sprites", action="store_true", help="FlyingChairs-like scenes (measure.SPRITES)")
+    p.add_argument("--sprites", action="store_true", help="FlyingChairs-like scenes (triplets.SPRITES)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     size = tuple(args.size)
@@ -52,7 +55,7 @@ def main() -> None:
         mode="masked",
         active_halo=args.active_halo,
     )
-    out["command"] = command_line()
+    out["command"] = command_line(ROOT)
     out.update(dense_psnr(model, triplets), thresholds={})
     print({k: v for k, v in out.items() if k != "thresholds"}, flush=True)
     for thr in args.thresholds:
@@ -60,7 +63,7 @@ def main() -> None:
         psnr, saved, b3 = [], [], []
         with execution_mode(model, "masked"):  # same numbers as sparse (tested), cheaper here
             for img0, gt, img1 in triplets:
-                psnr.append(psnr_u8(model(img0[None], img1[None])[0], gt))
+                psnr.append(frame_psnr(model(img0[None], img1[None])[0], gt))
                 rep = model.skip_report()
                 saved.append(rep.macs_saved_fraction())
                 b3.append(float(rep.units["block3.convblock"].fraction))
@@ -69,7 +72,7 @@ def main() -> None:
             "macs_saved": statistics.fmean(saved),
             "block3_active": statistics.fmean(b3),
         }
-        if args.timing_pairs:  # dense vs sparse, interleaved (measure.time_pairs)
+        if args.timing_pairs:  # dense vs sparse, interleaved (triplets.time_pairs)
             out["thresholds"][thr].update(time_pairs(model, triplets[: args.timing_pairs], args.repeats))
         print(thr, out["thresholds"][thr], flush=True)
     print(json.dumps(out))

@@ -3,7 +3,7 @@
 #   bash experiments/ugsp_rife/sprites/evaluate_heads.sh WEIGHTS NAME [TABLE [STEP]]   (from the repository root)
 # writes experiments/ugsp_rife/sprites/results/NAME_{carphone,noise,dead_leaves,sprites_noise,sprites_dead_leaves}.json
 # (git-ignored scratch) and, given TABLE (a round's CSV, e.g. experiments/ugsp_rife/sprites/round6.csv), appends
-# their rows to it with tables.py (STEP: the checkpoint's training step). Then: summarize.py NAME ...
+# their rows to it with tables.py (STEP: the checkpoint's training step). Then: tables.py summarize NAME ...
 set -euo pipefail
 if [ $# -lt 2 ] || [ $# -gt 4 ]; then
     echo "usage: $0 WEIGHTS NAME [TABLE.csv [STEP]]" >&2

@@ -4,7 +4,7 @@
 # For each STEP it waits for RUN_DIR/checkpoints/stepNNNNNNN.ckpt, exports it to RUN_DIR/NAME_STEP.pt
 # (heads + float32 backbone deltas) and runs evaluate_heads.sh, which measures the five held-out sets and
 # appends their rows (name NAME_STEP) to TABLE, the round's CSV (e.g. experiments/ugsp_rife/sprites/round6.csv).
-# Then: python experiments/ugsp_rife/sprites/summarize.py BASELINE NAME_STEP ...
+# Then: python experiments/ugsp_rife/sprites/tables.py summarize BASELINE NAME_STEP ...
 set -euo pipefail
 if [ $# -lt 4 ] || [[ $3 != *.csv ]]; then
     echo "usage: $0 RUN_DIR NAME TABLE.csv STEP [STEP ...]   (the table comes before the steps)" >&2
@@ -18,7 +18,7 @@ for step in "$@"; do
     ckpt=$run/checkpoints/step$(printf %07d "$step").ckpt
     until [ -f "$ckpt" ]; do sleep 20; done
     sleep 10  # the checkpoint callback may still be writing it
-    $python -m dynskip.ugsp.export "$ckpt" "$run/${name}_$step.pt"
+    $python -m dynskip.methods.ugsp.export "$ckpt" "$run/${name}_$step.pt"
     bash "$here/evaluate_heads.sh" "$run/${name}_$step.pt" "${name}_$step" "$table" "$step"
     echo "evaluated ${name}_$step $(date +%T)"
 done

@@ -6,8 +6,13 @@ set (and threshold, or kept share and order), to their round's table:
     python experiments/ugsp_rife/sprites/tables.py add experiments/ugsp_rife/sprites/round6.csv \\
         --name finetune_r6_500 --step 500 experiments/ugsp_rife/sprites/results/finetune_r6_500_*.json
 
-``evaluate_heads.sh`` / ``evaluate_run.sh`` do this themselves when given a table. Records written by
-``measure.py``, ``synthetic_sweep.py`` and ``rank_keep.py`` carry their own command line;
+``evaluate_heads.sh`` / ``evaluate_run.sh`` do this themselves when given a table. The preregistered
+summary of some heads (the first is the baseline; the old ``summarize.py``):
+
+    python experiments/ugsp_rife/sprites/tables.py summarize shipped heads_sprites_noise \\
+        heads_sprites_dead_leaves
+
+Records written by ``measure.py``, ``synthetic_sweep.py`` and ``rank_keep.py`` carry their own command line;
 ``dynskip evaluate --json`` records do not, so ``--command`` is required for them. A row that is
 already in the table (same kind, name, set, clips, threshold, order, kept share) is refused, never
 overwritten. Floats are written at full precision (``repr``), so a table holds the JSON's figures
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -269,6 +275,56 @@ def load_record(path: Path) -> dict:
         raise RecordError(f"{path}: cannot read a JSON measurement record ({err})") from err
 
 
+# ---------------------------------------------------------------------------------------- summarize
+# The table of PREREGISTRATION.md: drop / MACs saved (block 3 kept) per held-out set, and the rule's
+# verdict. The first name is the baseline: a later one "qualifies" when its mean drop is lower and it
+# saves at least 35% of the MACs on carphone (rounds 2-5 compare with the previous round's selected
+# checkpoint instead; README). The sets are the preregistered ones: threshold 0.5, carphone 90..119,
+# 8 synthetic clips each.
+SETS = ("carphone", "noise", "dead_leaves", "sprites_noise", "sprites_dead_leaves")
+CLIPS = {"carphone": "14", "noise": "8", "dead_leaves": "8", "sprites_noise": "8", "sprites_dead_leaves": "8"}
+
+
+def heldout_rows(tables: list[Path]) -> list[dict]:
+    rows = [r | {"table": t.name} for t in tables for r in read_table(t)]
+    return [
+        r
+        for r in rows
+        if r["kind"] == "heldout" and float(r["threshold"]) == 0.5 and CLIPS.get(r["set"]) == r["clips"]
+    ]
+
+
+def row(name: str, rows: list[dict]) -> dict:
+    out = {}
+    for s in SETS:
+        found = [r for r in rows if r["name"] == name and r["set"] == s]
+        if len(found) != 1:
+            where = ", ".join(r["table"] for r in found) or "no table"
+            raise RecordError(
+                f"'{name}' on {s}: {len(found)} held-out rows at threshold 0.5 ({where}); expected 1"
+            )
+        (r,) = found
+        out[s] = {
+            "drop": float(r["psnr_drop"]),
+            "saved": float(r["macs_saved"]),
+            "block3": float(r["block3_kept"]),
+        }
+    out["mean_drop"] = statistics.fmean(out[s]["drop"] for s in SETS)
+    return out
+
+
+def summarize(names: list[str]) -> None:
+    found = heldout_rows(sorted(HERE.glob("round*.csv")))
+    rows = {n: row(n, found) for n in names}
+    print("| heads | " + " | ".join(SETS) + " | mean drop | qualifies |")
+    print("| --- " * (len(SETS) + 3) + "|")
+    base = rows[names[0]]["mean_drop"]
+    for n, r in rows.items():
+        cells = [f"{r[s]['drop']:+.2f} / {100 * r[s]['saved']:.1f}% ({r[s]['block3']:.2f})" for s in SETS]
+        ok = n != names[0] and r["mean_drop"] < base and r["carphone"]["saved"] >= 0.35
+        print(f"| {n} | " + " | ".join(cells) + f" | {r['mean_drop']:+.3f} | {'yes' if ok else 'no'} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -280,7 +336,19 @@ def main(argv: list[str] | None = None) -> None:
     add.add_argument("--name", required=True, help="the weights' name in the round, e.g. finetune_r5_1750")
     add.add_argument("--step", type=int, default=None, help="the checkpoint's training step")
     add.add_argument("--command", dest="run_command", default=None, help="the command that wrote the JSON")
+    summary = sub.add_parser(
+        "summarize", help="print the preregistered table for some heads (baseline first)"
+    )
+    summary.add_argument(
+        "names", nargs="+", help="names in the round tables, e.g. shipped heads_sprites_noise"
+    )
     args = p.parse_args(argv)
+    if args.command == "summarize":
+        try:
+            summarize(args.names)
+        except RecordError as err:
+            raise SystemExit(f"tables.py: {err}") from None
+        return
     try:
         rows = []
         for path in args.records:

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from dynskip.archs.spynet_arch import SpyNet
 from dynskip.archs.warp import flow_warp
+from dynskip.utils.checks import check_choice
 
 Direction = Literal["backward", "forward"]
 SCALE = 4
@@ -176,8 +177,7 @@ class BasicVSR(nn.Module):
         Returns:
             ``T`` hidden states ``(B, num_feat, h, w)``, indexed by frame.
         """
-        if direction not in ("backward", "forward"):
-            raise ValueError(f"direction must be 'backward' or 'forward', got {direction!r}")
+        check_choice(direction, "direction", ("backward", "forward"))
         b, t, _, h, w = lr.shape
         backward = direction == "backward"
         trunk = self.backward_trunk if backward else self.forward_trunk

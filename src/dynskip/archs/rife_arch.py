@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.archs.warp import flow_warp
+from dynskip.utils.checks import check_image_pair
 
 PAD_MULTIPLE = 128  # the reference pads to 128 (scale 1.0); also covers the doubled scales of a restart
 FLOW_SCALES = (8.0, 4.0, 2.0, 1.0)  # downsampling factor of each block's input
@@ -98,18 +99,6 @@ def _timestep_column(timestep: float | Tensor, like: Tensor) -> Tensor:
     if bool(((column < 0) | (column > 1)).any()):
         raise ValueError(f"timestep must lie in [0, 1], got {timestep}")
     return column
-
-
-def _check_image_pair(img0: Tensor, img1: Tensor) -> None:
-    if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
-        raise ValueError(
-            f"img0 and img1 must both be (B, 3, H, W) with equal shapes, got {tuple(img0.shape)} and "
-            f"{tuple(img1.shape)}"
-        )
-    if not img0.is_floating_point() or img0.dtype != img1.dtype:
-        raise ValueError(
-            f"img0 and img1 must be float images in [0, 1] of one dtype, got {img0.dtype}, {img1.dtype}"
-        )
 
 
 def _merge_batch_groups(groups: list[tuple[Tensor, dict[str, Tensor]]], batch: int) -> dict[str, Tensor]:
@@ -196,7 +185,7 @@ class IFNet(nn.Module):
             ``frame (B, 3, H, W)``, ``flow (B, 4, H, W)`` (pixels), ``mask (B, 1, H, W)`` (weight of
             ``warped0``), ``warped0``, ``warped1`` ``(B, 3, H, W)``, ``restarted (B,)`` bool.
         """
-        _check_image_pair(img0, img1)
+        check_image_pair(img0, img1)
         height, width = img0.shape[-2:]
         if height % self.pad_multiple or width % self.pad_multiple:
             raise ValueError(
@@ -285,7 +274,7 @@ class IFNet(nn.Module):
         inference does) and the result is cropped back to ``(B, 3, H, W)``. ``allow_restart``: as in
         :meth:`predict` (an exported graph has no data-dependent branch, so export passes False).
         """
-        _check_image_pair(img0, img1)
+        check_image_pair(img0, img1)
         height, width = img0.shape[-2:]
         padding = (0, -width % self.pad_multiple, 0, -height % self.pad_multiple)
         if any(padding):

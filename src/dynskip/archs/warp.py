@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynskip.utils.checks import check_flow_pair
+
 _GRID_CACHE: dict[tuple, Tensor] = {}
 
 
@@ -24,15 +26,6 @@ def _base_grid(h: int, w: int, device: torch.device, dtype: torch.dtype) -> Tens
             _GRID_CACHE.clear()
         _GRID_CACHE[key] = grid
     return grid
-
-
-def _check_pair(name: str, x: Tensor, flow: Tensor) -> None:
-    if x.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ValueError(
-            f"{name} expects x (B,C,H,W) and flow (B,2,H,W), got {tuple(x.shape)}, {tuple(flow.shape)}"
-        )
-    if x.shape[0] != flow.shape[0] or x.shape[-2:] != flow.shape[-2:]:
-        raise ValueError(f"x {tuple(x.shape)} and flow {tuple(flow.shape)} differ in batch or spatial size")
 
 
 def _normalised(coords: Tensor, h: int, w: int) -> Tensor:
@@ -57,7 +50,7 @@ def flow_warp(
     Returns:
         ``(B, C, H, W)``.
     """
-    _check_pair("flow_warp", x, flow)
+    check_flow_pair("flow_warp", x, flow)
     _, _, h, w = x.shape
     grid = _normalised(_base_grid(h, w, flow.device, flow.dtype) + flow, h, w)
     return F.grid_sample(x, grid, mode=interpolation, padding_mode=padding_mode, align_corners=True)
@@ -70,7 +63,7 @@ def flow_warp_at(x: Tensor, flow: Tensor, index: Tensor, padding_mode: str = "ze
     the values equal its ``.flatten(2)[:, :, index]``; the cost scales with ``N``, not ``H * W``.
     Used where only a few positions need a warped value (SkipVSR's reused residuals on skipped tiles).
     """
-    _check_pair("flow_warp_at", x, flow)
+    check_flow_pair("flow_warp_at", x, flow)
     if index.dim() != 1:
         raise ValueError(f"flow_warp_at expects a flat index (N,), got {tuple(index.shape)}")
     _, _, h, w = x.shape

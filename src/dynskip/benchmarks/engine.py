@@ -38,6 +38,7 @@ from dynskip.skip.engine import masked_chain, residual_skip_chain
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
 from dynskip.utils.atomic import atomic_write_text
+from dynskip.utils.checks import check_choice
 from dynskip.utils.timing import interleaved_samples
 
 __all__ = [
@@ -164,8 +165,7 @@ def run_engine_bench(
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
         raise ValueError(f"depth must be an int >= 1, got {depth!r}")
     device = torch.device(device)
-    if clock not in ("wall", "cpu"):
-        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    check_choice(clock, "clock", ("wall", "cpu"))
     if clock == "cpu" and (device.type != "cpu" or torch.get_num_threads() != 1):
         raise ValueError(
             f"clock='cpu' needs the CPU device and one torch thread, got {device.type} with "

@@ -38,7 +38,7 @@ def _temperature_schedule(spec: TemperatureSchedule | Mapping | float | None) ->
     if spec is None or isinstance(spec, TemperatureSchedule):
         return spec
     if callable(spec) and getattr(spec, "unit", None) in ("epoch", "step"):
-        return spec  # a method's own schedule (e.g. dynskip.ugsp.schedules.UGSPTemperature)
+        return spec  # a method's own schedule (e.g. dynskip.methods.ugsp.schedules.UGSPTemperature)
     if isinstance(spec, Mapping):
         return TemperatureSchedule(**spec)
     if isinstance(spec, (int, float)):

@@ -22,6 +22,7 @@ from dynskip.data.video import read_video
 from dynskip.metrics.psnr import psnr
 from dynskip.metrics.ssim import ssim
 from dynskip.skip.protocol import SkippingModel, execution_mode
+from dynskip.utils.checks import check_choice
 from dynskip.utils.timing import interleaved_median
 
 
@@ -149,8 +150,7 @@ def _under_autocast(ctx: Callable, device: str, dtype: torch.dtype) -> Callable:
 
 
 def _check_task(task: str) -> None:
-    if task not in ("vsr", "vfi"):
-        raise ValueError(f"task must be 'vsr' or 'vfi', got {task!r}")
+    check_choice(task, "task", ("vsr", "vfi"))
 
 
 def evaluate_footage(

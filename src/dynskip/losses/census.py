@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dynskip.losses._shapes import as_image_batch, check_same_shape
+from dynskip.utils.checks import as_image_batch, check_same_shape
 
 CHANNEL_MODES = ("mean", "per_channel")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dynskip.losses._shapes import as_image_batch, check_same_shape
+from dynskip.utils.checks import as_image_batch, check_same_shape
 
 REDUCTIONS = ("none", "mean", "sum")
 

@@ -6,7 +6,7 @@ import torch
 from kornia.filters import filter2d
 from torch import Tensor, nn
 
-from dynskip.losses._shapes import as_image_batch, check_same_shape
+from dynskip.utils.checks import as_image_batch, check_same_shape
 
 # Binomial 5x5 kernel [1, 4, 6, 4, 1]^T [1, 4, 6, 4, 1] / 256.
 _BINOMIAL_5 = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0])

@@ -11,7 +11,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from dynskip.metrics._inputs import check_metric_batch, check_scoring_options
+from dynskip.utils.checks import check_metric_batch, check_scoring_options
 
 
 def clip_key(clip_id: str) -> int:

@@ -5,17 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dynskip.utils.checks import check_float_image
+
 # BT.601 studio-range luma for RGB in [0, 1], out of 255 (MATLAB rgb2ycbcr, BasicSR's bgr2ycbcr).
 # Not kornia.color.rgb_to_ycbcr: that is the full-range JPEG variant (Y in [0, 1], no 16 offset).
 _Y_WEIGHTS = (65.481, 128.553, 24.966)
 _Y_OFFSET = 16.0
-
-
-def _check_float_image(image: Tensor, caller: str) -> None:
-    if not isinstance(image, Tensor):
-        raise TypeError(f"{caller} expects a torch.Tensor, got {type(image).__name__}")
-    if not image.is_floating_point():
-        raise TypeError(f"{caller} expects floating-point values in [0, 1], got dtype {image.dtype}")
 
 
 def rgb_to_y(image: Tensor) -> Tensor:
@@ -29,7 +24,7 @@ def rgb_to_y(image: Tensor) -> Tensor:
     Returns:
         ``(..., 1, H, W)``.
     """
-    _check_float_image(image, "rgb_to_y")
+    check_float_image(image, "rgb_to_y")
     if image.dim() < 3 or image.shape[-3] != 3:
         raise ValueError(f"rgb_to_y expects an RGB image of shape (..., 3, H, W), got {tuple(image.shape)}")
     weights = torch.tensor(_Y_WEIGHTS, dtype=image.dtype, device=image.device).view(3, 1, 1)
@@ -43,12 +38,12 @@ def uint8_levels(image: Tensor) -> Tensor:
     that precision as in the reference scripts (float32 there), and ``torch.round`` rounds halves to even
     as numpy does.
     """
-    _check_float_image(image, "uint8_levels")
+    check_float_image(image, "uint8_levels")
     wide = image.to(torch.promote_types(image.dtype, torch.float32))
     return (wide.clamp(0.0, 1.0) * 255.0).round()
 
 
 def quantize_uint8(image: Tensor) -> Tensor:
     """Snap ``[0, 1]`` values to the 256 uint8 levels: ``round(255 * clamp(x, 0, 1)) / 255``, same dtype."""
-    _check_float_image(image, "quantize_uint8")
+    check_float_image(image, "quantize_uint8")
     return (uint8_levels(image) / 255.0).to(image.dtype)

@@ -8,8 +8,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from dynskip.metrics._inputs import check_frame_pair, check_metric_batch
 from dynskip.metrics.color import uint8_levels
+from dynskip.utils.checks import check_frame_pair, check_metric_batch
 
 
 def middlebury_ie(pred: Tensor, target: Tensor) -> Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from dynskip.metrics._inputs import prepare_frame_pair
+from dynskip.metrics._prepare import prepare_frame_pair
 
 
 def psnr(

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from kornia.metrics import ssim as kornia_ssim_map
 from torch import Tensor
 
-from dynskip.metrics._inputs import prepare_frame_pair
+from dynskip.metrics._prepare import prepare_frame_pair
 
 WINDOW_SIZE = 11  # kornia fixes sigma = 1.5 for this window
 

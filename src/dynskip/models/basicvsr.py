@@ -105,6 +105,6 @@ def _pretrained_path(asset_name: str) -> Callable[[], Path]:
     load_weights=load_basicvsr_weights,
     pretrained={name: _pretrained_path(asset) for name, asset in PRETRAINED_ASSETS.items()},
 )
-def basicvsr(num_feat: int = 64, num_block: int = 30) -> BasicVSR:
+def basicvsr(**kwargs) -> BasicVSR:
     """BasicVSR x4; the official weights need the defaults (64 channels, 30 blocks per trunk)."""
-    return BasicVSR(num_feat=num_feat, num_block=num_block)
+    return BasicVSR(**kwargs)

@@ -1,14 +1,17 @@
 """One registry for every model: ``build_model(name, weights=...)``.
 
-A model module registers a typed constructor with ``@register_model``, naming its built-in weights
+A model module registers a constructor with ``@register_model``, naming its built-in weights
 (resolved lazily to files) and the function that reads a checkpoint file into the model, so that
-official formats (BasicSR, mmagic, RIFE's ``module.`` prefix) load through the same call.
+official formats (BasicSR, mmagic, RIFE's ``module.`` prefix) load through the same call. The class
+owns its defaults: an entry passes keyword arguments through (``def rife(**kwargs) -> IFNet: return
+IFNet(**kwargs)``), and the arguments it accepts are those of the class its return annotation names.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,9 +74,20 @@ def resolve_weights(name: str, weights: str | Path) -> Path:
     return path
 
 
+def constructor_parameters(constructor: Callable[..., nn.Module]) -> Mapping[str, inspect.Parameter]:
+    """The arguments ``constructor`` takes: its own, or for a pass-through entry (``**kwargs`` only)
+    those of the class its return annotation names."""
+    params = inspect.signature(constructor).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        returned = typing.get_type_hints(constructor).get("return")
+        if isinstance(returned, type):
+            return inspect.signature(returned).parameters
+    return params
+
+
 def check_constructor_args(name: str, kwargs: dict) -> None:
     """Raise ``TypeError`` naming the model and its arguments if ``kwargs`` has one it does not take."""
-    params = inspect.signature(get_entry(name).constructor).parameters
+    params = constructor_parameters(get_entry(name).constructor)
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     unknown = sorted(set(kwargs) - set(params))

@@ -35,6 +35,6 @@ def load_rife_weights(model: nn.Module, path: Path) -> None:
     pretrained={"rife-v3.9": lambda: asset_path("rife-v3.9")},
     load_weights=load_rife_weights,
 )
-def rife() -> IFNet:
+def rife(**kwargs) -> IFNet:
     """RIFE v3.9 IFNet in fast mode (no refinement network)."""
-    return IFNet()
+    return IFNet(**kwargs)

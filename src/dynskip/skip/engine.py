@@ -58,6 +58,7 @@ from dynskip.skip.fallback import dense_above
 from dynskip.skip.plan import TileCanvas, TilePlan
 from dynskip.skip.sparse import SparseFeatures, masked_steps_sparse, residual_block_sparse
 from dynskip.skip.steps import ConvStep, parse_steps
+from dynskip.utils.checks import check_choice, check_pixel_mask
 
 __all__ = [
     "masked_chain",
@@ -72,15 +73,11 @@ __all__ = [
 ]
 
 Mode = Literal["auto", "sparse", "dense"]
+ENGINE_MODES = ("auto", "sparse", "dense")
 Layers = nn.Module | Iterable[nn.Module]
 
 
 # ----------------------------------------------------------------------------------------- helpers
-def _check_mode(mode: str) -> None:
-    if mode not in ("auto", "sparse", "dense"):
-        raise ValueError(f"mode must be 'auto', 'sparse' or 'dense', got {mode!r}")
-
-
 def _needs_grad(x: Tensor | Sequence[Tensor], steps: Sequence[ConvStep]) -> bool:
     if not torch.is_grad_enabled():
         return False
@@ -99,7 +96,7 @@ def _check_inference(mode: str, x: Tensor | Sequence[Tensor], steps: Sequence[Co
 
 
 def _use_sparse(mode: str, kind: str, x: Tensor, steps: Sequence[ConvStep], plan: TilePlan) -> bool:
-    _check_mode(mode)
+    check_choice(mode, "mode", ENGINE_MODES)
     _check_inference(mode, x, steps)
     if mode != "auto":
         return mode == "sparse"
@@ -116,23 +113,10 @@ def residual_runs_sparse(plan: TilePlan | None, x: Tensor, mode: Mode = "auto") 
     the cut-over rule: ``plan=None`` and ``mode="dense"`` are dense, ``"sparse"`` is tiles, ``"auto"`` is
     tiles below the calibrated cut-over (:func:`~dynskip.skip.fallback.dense_above`).
     """
-    _check_mode(mode)
+    check_choice(mode, "mode", ENGINE_MODES)
     if plan is None or mode == "dense":
         return False
     return mode == "sparse" or plan.fraction < dense_above("residual", plan, x.shape[1], x)
-
-
-def _check_pixel_mask(mask: Tensor, x: Tensor) -> None:
-    if not isinstance(mask, Tensor) or mask.dim() != 4 or mask.shape[1] != 1:
-        got = getattr(mask, "shape", type(mask).__name__)
-        raise ValueError(f"pixel_mask must be (B, 1, H, W), got {got}")
-    if mask.shape[0] not in (1, x.shape[0]) or mask.shape[2:] != x.shape[2:]:
-        raise ValueError(
-            f"pixel_mask {tuple(mask.shape)} does not match input {tuple(x.shape)}: "
-            "expected (B or 1, 1, H, W)"
-        )
-    if mask.device != x.device:
-        raise ValueError(f"pixel_mask is on {mask.device} but the input is on {x.device}")
 
 
 def _check_residual_steps(steps: Sequence[ConvStep], x: Tensor) -> None:
@@ -150,7 +134,7 @@ def residual_skip_dense(x: Tensor, layers: Layers, pixel_mask: Tensor) -> Tensor
     """``x + pixel_mask * f(x)`` with ``f`` the dense ``layers``; differentiable, soft masks allowed."""
     steps = parse_steps(layers)
     _check_residual_steps(steps, x)
-    _check_pixel_mask(pixel_mask, x)
+    check_pixel_mask(pixel_mask, x)
     return _residual_dense(x, steps, pixel_mask)
 
 
@@ -187,7 +171,7 @@ def residual_skip_chain(
     put of the active tiles each); dense blocks (``None``, above the cut-over in ``"auto"``) run on
     a plain tensor. ``x`` moves between the two only when consecutive blocks switch, one copy each.
     """
-    _check_mode(mode)
+    check_choice(mode, "mode", ENGINE_MODES)
     if len(blocks) != len(plans):
         raise ValueError(f"got {len(blocks)} blocks but {len(plans)} plans")
     if not isinstance(x, Tensor) or x.dim() != 4:
@@ -365,7 +349,7 @@ def masked_chain_dense(
     levels (max-pooled by 2 at a stride-2 conv, repeated x2 at a transposed conv).
     """
     xs = _as_list(x)
-    _check_pixel_mask(pixel_mask, xs[0])
+    check_pixel_mask(pixel_mask, xs[0])
     head_steps = parse_steps(head) if head is not None else []
     return _masked_dense(xs, parse_steps(layers), head_steps, pixel_mask, collect)
 

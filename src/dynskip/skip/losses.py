@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.skip.protocol import SkipReport
+from dynskip.utils.checks import check_choice
 
 BudgetKind = Literal["abs", "hinge"]
 LabelKind = Literal["l1", "bce"]
@@ -110,8 +111,7 @@ class BudgetLoss(nn.Module):
         self, target: float | None = None, kind: BudgetKind = "abs", prunable_only: bool = False
     ) -> None:
         super().__init__()
-        if kind not in ("abs", "hinge"):
-            raise ValueError(f"budget loss kind must be 'abs' or 'hinge', got {kind!r}")
+        check_choice(kind, "budget loss kind", ("abs", "hinge"))
         if target is not None and not 0.0 <= target <= 1.0:
             raise ValueError(f"budget target must lie in [0, 1], got {target}")
         self.target = target

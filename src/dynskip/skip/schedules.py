@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from dynskip.utils.checks import check_choice
+
 ScheduleKind = Literal["constant", "linear", "exponential", "cosine"]
 SCHEDULE_KINDS: tuple[str, ...] = ("constant", "linear", "exponential", "cosine")
 
@@ -52,7 +54,7 @@ class TemperatureSchedule:
 
     ``kind``: ``constant`` (``start``), ``linear`` / ``exponential`` / ``cosine`` (``start`` to ``end``
     over ``length`` units). A method's own temperature formula (UGSP's:
-    :class:`dynskip.ugsp.schedules.UGSPTemperature`) lives with the method.
+    :class:`dynskip.methods.ugsp.schedules.UGSPTemperature`) lives with the method.
     ``unit``: ``"epoch"`` or ``"step"``; which counter ``__call__`` expects.
     """
 
@@ -65,8 +67,7 @@ class TemperatureSchedule:
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULE_KINDS:
             raise ValueError(f"temperature schedule kind must be one of {SCHEDULE_KINDS}, got {self.kind!r}")
-        if self.unit not in ("epoch", "step"):
-            raise ValueError(f"temperature schedule unit must be 'epoch' or 'step', got {self.unit!r}")
+        check_choice(self.unit, "temperature schedule unit", ("epoch", "step"))
         if not (self.start > 0 and self.end > 0):
             raise ValueError(f"temperatures must be > 0, got start={self.start}, end={self.end}")
         if self.length < 0:

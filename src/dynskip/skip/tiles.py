@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dynskip.utils.checks import as_pixel_mask, check_choice, check_positive_int, check_size, check_tile_mask
+
 __all__ = [
     "active_fraction",
     "check_tile_mask",
@@ -40,47 +42,12 @@ __all__ = [
 ]
 
 
-def _check_positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def tile_grid_shape(h: int, w: int, tile: int) -> tuple[int, int]:
     """Tile grid ``(ceil(h / tile), ceil(w / tile))`` covering an ``h x w`` map."""
-    _check_positive_int(h, "height")
-    _check_positive_int(w, "width")
-    _check_positive_int(tile, "tile")
+    check_positive_int(h, "height")
+    check_positive_int(w, "width")
+    check_positive_int(tile, "tile")
     return math.ceil(h / tile), math.ceil(w / tile)
-
-
-def check_tile_mask(tile_mask: Tensor, name: str = "tile_mask", allow_soft: bool = True) -> Tensor:
-    """Raise unless ``tile_mask`` is a ``(B, Ht, Wt)`` bool (or, if ``allow_soft``, floating) tensor."""
-    if not isinstance(tile_mask, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(tile_mask).__name__}")
-    if tile_mask.dim() != 3:
-        raise ValueError(f"{name} must have shape (B, Ht, Wt), got {tuple(tile_mask.shape)}")
-    if tile_mask.dtype != torch.bool and not (allow_soft and tile_mask.is_floating_point()):
-        expected = "bool or floating" if allow_soft else "bool"
-        raise TypeError(f"{name} must be {expected}, got dtype {tile_mask.dtype}")
-    if min(tile_mask.shape) == 0:
-        raise ValueError(f"{name} must not be empty, got shape {tuple(tile_mask.shape)}")
-    return tile_mask
-
-
-def _as_pixel_mask(mask: Tensor) -> Tensor:
-    """``(B, H, W)`` or ``(B, 1, H, W)`` bool/float mask as ``(B, 1, H, W)``."""
-    if not isinstance(mask, Tensor):
-        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
-    if mask.dim() == 3:
-        mask = mask.unsqueeze(1)
-    if mask.dim() != 4 or mask.shape[1] != 1:
-        raise ValueError(f"mask must have shape (B, H, W) or (B, 1, H, W), got {tuple(mask.shape)}")
-    if mask.dtype != torch.bool and not mask.is_floating_point():
-        raise TypeError(f"mask must be bool or floating, got dtype {mask.dtype}")
-    if min(mask.shape) == 0:
-        raise ValueError(f"mask must not be empty, got shape {tuple(mask.shape)}")
-    return mask
 
 
 def pixel_to_tile(mask: Tensor, tile: int, rule: str = "any", min_fraction: float = 0.5) -> Tensor:
@@ -90,10 +57,9 @@ def pixel_to_tile(mask: Tensor, tile: int, rule: str = "any", min_fraction: floa
     active when any of its pixels is; ``"fraction"``: when at least ``min_fraction`` of its in-image
     pixels are (a partial border tile is judged on the pixels it has).
     """
-    mask = _as_pixel_mask(mask)
-    _check_positive_int(tile, "tile")
-    if rule not in ("any", "fraction"):
-        raise ValueError(f"rule must be 'any' or 'fraction', got {rule!r}")
+    mask = as_pixel_mask(mask)
+    check_positive_int(tile, "tile")
+    check_choice(rule, "rule", ("any", "fraction"))
     if not 0.0 < min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
     active = (mask if mask.dtype == torch.bool else mask > 0.5).float()
@@ -107,8 +73,8 @@ def pixel_to_tile(mask: Tensor, tile: int, rule: str = "any", min_fraction: floa
 def tile_to_pixel(tile_mask: Tensor, tile: int, size: tuple[int, int]) -> Tensor:
     """Pixel mask ``(B, 1, H, W)`` float from a tile mask; soft values are kept (differentiable)."""
     check_tile_mask(tile_mask)
-    _check_positive_int(tile, "tile")
-    h, w = _check_size(size)
+    check_positive_int(tile, "tile")
+    h, w = check_size(size)
     grid = tile_grid_shape(h, w, tile)
     if tuple(tile_mask.shape[1:]) != grid:
         raise ValueError(
@@ -119,12 +85,6 @@ def tile_to_pixel(tile_mask: Tensor, tile: int, size: tuple[int, int]) -> Tensor
     b, ht, wt = tile_mask.shape
     pixels = tile_mask.to(dtype)[:, :, None, :, None].expand(b, ht, tile, wt, tile)
     return pixels.reshape(b, 1, ht * tile, wt * tile)[:, :, :h, :w]
-
-
-def _check_size(size: object) -> tuple[int, int]:
-    if not isinstance(size, tuple | list | torch.Size) or len(size) != 2:
-        raise ValueError(f"size must be (H, W), got {size!r}")
-    return _check_positive_int(size[0], "size[0] (H)"), _check_positive_int(size[1], "size[1] (W)")
 
 
 def _as_float(tile_mask: Tensor) -> Tensor:
@@ -152,7 +112,7 @@ def tile_statistics(x: Tensor, tile: int, reduce: str = "mean") -> Tensor:
         raise ValueError(f"x must be a (B, C, H, W) tensor, got {getattr(x, 'shape', type(x).__name__)}")
     if not x.is_floating_point():
         raise TypeError(f"x must be floating, got dtype {x.dtype}")
-    _check_positive_int(tile, "tile")
+    check_positive_int(tile, "tile")
     if reduce == "mean":
         return F.avg_pool2d(x, tile, ceil_mode=True)
     if reduce == "max":
@@ -183,7 +143,7 @@ def resize_tile_mask(tile_mask: Tensor, factor: float, grid: tuple[int, int] | N
         out = pooled > 0 if tile_mask.dtype == torch.bool else pooled
     if grid is None:
         return out
-    gh, gw = _check_size(grid)
+    gh, gw = check_size(grid)
     lo = 1 if factor < 1 else scale  # a valid target grid loses less than one source tile's worth
     if not (out.shape[1] - lo < gh <= out.shape[1] and out.shape[2] - lo < gw <= out.shape[2]):
         raise ValueError(
@@ -219,8 +179,8 @@ def random_tile_mask(
     device: torch.device | str = "cpu",
 ) -> Tensor:
     """Bool mask ``(batch, Ht, Wt)``, exactly ``round(fraction * Ht * Wt)`` random active tiles per sample."""
-    _check_positive_int(batch, "batch")
-    ht, wt = _check_size(grid)
+    check_positive_int(batch, "batch")
+    ht, wt = check_size(grid)
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
     count = round(fraction * ht * wt)

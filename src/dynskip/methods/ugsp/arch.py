@@ -23,7 +23,7 @@ Network (module names in brackets; official names in the table of :func:`officia
 Pruning (UGSP):
 
 - ``decoder16`` and the encoder always run densely. The mask head on decoder ``k``'s output features
-  (``mask_heads[child]``, the shared :class:`~dynskip.archs.pruning.MaskHead`) predicts the tile mask
+  (``mask_heads[child]``, the shared :class:`~dynskip.methods.ugsp.pruning.MaskHead`) predicts the tile mask
   of the next finer decoder; Gumbel-softmax while training, hard ``p_keep >= threshold`` otherwise.
   Masks are hierarchical (``decoder4`` runs only where ``decoder8`` ran, ...), and tiles lying wholly
   in the padding are off.
@@ -35,7 +35,7 @@ Pruning (UGSP):
 - Execution: ``train`` / ``masked`` emulate the masks densely (soft masks allowed, differentiable);
   ``sparse`` runs the 3x3 chain and ``conv_last`` on the active tiles only with the shared tile engine
   (:func:`dynskip.skip.engine.masked_chain` with ``head=conv_last``: the densely concatenated decoder
-  needs its multi-output chain, :func:`~dynskip.archs.pruning.run_pruned_chain` returns only the last
+  needs its multi-output chain, :func:`~dynskip.methods.ugsp.pruning.run_pruned_chain` returns only the last
   layer) and adds the bias at pruned positions; ``dense`` ignores masks and heads.
 
 Deviations from the official code, all deliberate:
@@ -67,7 +67,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dynskip.archs.pruning import (
+from dynskip.archs.warp import flow_warp
+from dynskip.methods.ugsp.pruning import (
     MaskHead,
     UncertaintyHead,
     expand_mask,
@@ -75,10 +76,10 @@ from dynskip.archs.pruning import (
     sample_mask,
     valid_tile_mask,
 )
-from dynskip.archs.warp import flow_warp
 from dynskip.skip.engine import masked_chain, masked_chain_dense
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
+from dynskip.utils.checks import check_choice, check_image_pair
 
 ENCODER_CHANNELS = (32, 48, 72, 96)  # at 1/2, 1/4, 1/8, 1/16
 PRUNED_LEVELS = ("decoder8", "decoder4", "decoder2")  # coarse to fine
@@ -94,7 +95,7 @@ NEXT_LEVEL = {"decoder16": "decoder8", "decoder8": "decoder4", "decoder4": "deco
 FINAL_OUT = 4 + 1 + 3  # flow, fusion logit, RGB residual
 MIN_PAD_MULTIPLE = 16  # four stride-2 encoder levels
 # ``forward_train`` pads to this: the shared UGSP objective pads its labels to 128-multiples
-# (``dynskip.tasks.ugsp_objective._pad_label``), so the mask grids must cover the same padded size.
+# (``dynskip.methods.ugsp.objective._pad_label``), so the mask grids must cover the same padded size.
 TRAIN_PAD_MULTIPLE = 128
 # Feature tiles of 4 / 4 / 8 positions: fine masks where decoders are cheap, and on decoder2 (half the
 # cost) the tile size the engine runs well (2 CPU cores, 30% active: 4.3x faster than dense with 8x8
@@ -203,16 +204,6 @@ class _Trunk:
     valid_hw: tuple[int, int]
 
 
-def _check_pair(img0: Tensor, img1: Tensor) -> None:
-    if img0.dim() != 4 or img0.shape[1] != 3 or img0.shape != img1.shape:
-        raise ValueError(
-            f"img0 and img1 must both be (B, 3, H, W) with equal shapes, got {tuple(img0.shape)} and "
-            f"{tuple(img1.shape)}"
-        )
-    if not img0.is_floating_point() or img0.dtype != img1.dtype:
-        raise ValueError(f"img0 and img1 must be float images of one dtype, got {img0.dtype}, {img1.dtype}")
-
-
 def _check_timestep(timestep: float | Tensor) -> None:
     """UGSP predicts the midpoint only; reject other times rather than silently ignore them."""
     if isinstance(timestep, Tensor):
@@ -237,6 +228,9 @@ class UGSP(SkipKnobs, nn.Module):
         prune_padding: switch off tiles lying wholly in the padding (their output is cropped away).
         engine_mode: mode of the tile engine in ``sparse`` execution: ``"sparse"`` (always the tile
             path) or ``"auto"`` (its calibrated dense fall-back at high active fractions; same numbers).
+        threshold, execution_mode, budget, temperature: the skip knobs. The execution mode defaults to
+            ``sparse`` (real skipping); the training objectives switch to ``train`` themselves.
+            ``budget`` 0.35 is the official density target.
     """
 
     def __init__(
@@ -246,6 +240,10 @@ class UGSP(SkipKnobs, nn.Module):
         uncertainty_hidden: int = 32,
         prune_padding: bool = True,
         engine_mode: str = "sparse",
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+        budget: float = 0.35,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__()
         tiles = tuple(int(t) for t in tile_px)
@@ -255,8 +253,7 @@ class UGSP(SkipKnobs, nn.Module):
                 f"tile_px needs one size per pruned decoder {PRUNED_LEVELS}, multiples of {strides}; "
                 f"got {tile_px}"
             )
-        if engine_mode not in ("sparse", "auto"):
-            raise ValueError(f"engine_mode must be 'sparse' or 'auto', got {engine_mode!r}")
+        check_choice(engine_mode, "engine_mode", ("sparse", "auto"))
         self.tile_px = dict(zip(PRUNED_LEVELS, tiles))
         self.pad_multiple = math.lcm(MIN_PAD_MULTIPLE, *tiles)
         self.prune_padding = prune_padding
@@ -278,6 +275,8 @@ class UGSP(SkipKnobs, nn.Module):
         )
         self.uncertainty_head = UncertaintyHead(final_channels, uncertainty_hidden)
         self.recorder = SkipRecorder(self.skip_units())
+        self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
+        self.temperature = temperature
 
     # --- protocol ------------------------------------------------------------------------------
     def skip_units(self) -> list[SkipUnit]:
@@ -426,7 +425,7 @@ class UGSP(SkipKnobs, nn.Module):
         In training mode (``self.training``) returns :meth:`forward_train`'s dict with every output
         (frame, masks, uncertainty, the non-pruned branch), as the official network does.
         """
-        _check_pair(img0, img1)
+        check_image_pair(img0, img1, values="float images")
         _check_timestep(timestep)
         if self.training:
             return self.forward_train(img0, img1, timestep, pruned=True, non_pruned=True, uncertainty=True)
@@ -446,7 +445,7 @@ class UGSP(SkipKnobs, nn.Module):
         non_pruned: bool = True,
         uncertainty: bool = False,
     ) -> dict:
-        """Everything the shared UGSP objectives need (:mod:`dynskip.tasks.ugsp_objective`).
+        """Everything the shared UGSP objectives need (:mod:`dynskip.methods.ugsp.objective`).
 
         Inputs of any size, padded to a multiple of ``TRAIN_PAD_MULTIPLE`` (the objective's label grid)
         and cropped back. Returns a dict with (as requested):
@@ -458,7 +457,7 @@ class UGSP(SkipKnobs, nn.Module):
             ``uncertainty`` ``(B, 1, H, W)`` (log-scale ``U`` from the non-pruned ``decoder2`` features).
         The report records the pruned branch, or the non-pruned one when ``pruned`` is false.
         """
-        _check_pair(img0, img1)
+        check_image_pair(img0, img1, values="float images")
         _check_timestep(timestep)
         height, width = img0.shape[-2:]
         self.recorder.reset(frames=img0.shape[0])

@@ -8,7 +8,7 @@ Phase 2, :class:`UGSPPruningObjective` (the official ``update()``):
 + consistency_weight * sum_k census(feat_k, feat_k^dense.detach())
 + lambda_s * (budget_weight * |density - budget| + w_step * sum_k |label_k - mask_k| / 10)``.
 Schedules are the paper's (by epoch, here ``1 + global_step / steps_per_epoch``) unless a constant is
-given. Labels come from the cache built by ``python -m dynskip.ugsp.labels`` (by sample key) or are
+given. Labels come from the cache built by ``python -m dynskip.methods.ugsp.labels`` (by sample key) or are
 computed online from the uncertainty head (works with random crops).
 """
 
@@ -22,15 +22,16 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.losses import laplacian_nll, laplacian_pyramid_l1, ternary_census_loss
-from dynskip.skip.losses import budget_loss, mask_label_loss
-from dynskip.ugsp.labels import (
+from dynskip.methods.ugsp.labels import (
     MANIFEST,
     LabelCache,
     LabelSettings,
     align_cached_labels,
     uncertainty_to_labels,
 )
-from dynskip.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
+from dynskip.methods.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
+from dynskip.skip.losses import budget_loss, mask_label_loss
+from dynskip.utils.checks import check_choice
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
 PAD_MULTIPLE = 128
@@ -67,7 +68,7 @@ def _check_cached_settings(folder: Path, settings: LabelSettings) -> None:
     if differ:
         raise ValueError(
             f"label cache {folder} was built with other label settings ({'; '.join(differ)}): rebuild it "
-            "with python -m dynskip.ugsp.labels or set task.objective.label_settings to match"
+            "with python -m dynskip.methods.ugsp.labels or set task.objective.label_settings to match"
         )
 
 
@@ -104,12 +105,12 @@ class UGSPPruningObjective(nn.Module):
         levels: int = 5,
     ) -> None:
         super().__init__()
-        if labels not in ("online", "cache", "none"):
-            raise ValueError(f"labels must be 'online', 'cache' or 'none', got {labels!r}")
+        check_choice(labels, "labels", ("online", "cache", "none"))
         if labels == "cache" and not (label_cache and (Path(label_cache) / MANIFEST).is_file()):
-            raise FileNotFoundError(f"label cache {label_cache} has no {MANIFEST}: run dynskip.ugsp.labels")
-        if density_scope not in ("prunable", "all"):
-            raise ValueError(f"density_scope must be 'prunable' or 'all', got {density_scope!r}")
+            raise FileNotFoundError(
+                f"label cache {label_cache} has no {MANIFEST}: run dynskip.methods.ugsp.labels"
+            )
+        check_choice(density_scope, "density_scope", ("prunable", "all"))
         self.aux_weight, self.consistency_weight = aux_weight, consistency_weight
         self.budget_weight, self.label_div = budget_weight, label_div
         self.steps_per_epoch, self.levels = steps_per_epoch, levels

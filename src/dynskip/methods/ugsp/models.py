@@ -1,5 +1,17 @@
-"""``ugsp-rife``: UGSP spatial pruning on the official RIFE v3.9 backbone (task ``vfi``).
+"""The registry entries of both UGSP backbones (task ``vfi``): ``ugsp`` and ``ugsp-rife``.
 
+``ugsp``: the UGSP paper network, trained from scratch; no official weights ship.
+``build_model("ugsp", weights=PATH)`` reads, strictly:
+
+- a Lightning checkpoint of a ``ugsp`` run (``state_dict`` with ``model.`` prefixes), e.g. phase 1's
+  ``last.ckpt`` to start phase 2 from;
+- a full state dict of :class:`~dynskip.methods.ugsp.arch.UGSP`;
+- an official ``flownet_*.pkl`` (``module.`` prefixes or not): the backbone is renamed key by key
+  (:func:`~dynskip.methods.ugsp.arch.official_key`) and loaded strictly; the official pixel-level
+  ``conv_mask`` heads have no twin here, so the shared mask heads and the uncertainty head keep their
+  initialisation.
+
+``ugsp-rife``: UGSP spatial pruning on the official RIFE v3.9 backbone.
 ``build_model("ugsp-rife", weights="rife-v3.9")`` loads the official RIFE weights and the heads
 (plus backbone deltas, when trained) shipped in ``dynskip/checkpoints/ugsp_rife_v3.9.pt``.
 
@@ -12,26 +24,72 @@ Checkpoint format (plain tensors and strings; ``weights_only=True``)::
 ``weights`` may also be an official RIFE file (backbone only; heads stay at their all-keep
 initialisation) or a full state dict of :class:`UGSPRIFE`.
 
-Exporting a trained run: ``python -m dynskip.ugsp.export RUN/checkpoints/last.ckpt OUT.pt``.
+Exporting a trained run: ``python -m dynskip.methods.ugsp.export RUN/checkpoints/last.ckpt OUT.pt``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from dynskip.archs.ugsp_rife_arch import UGSPRIFE
 from dynskip.assets import asset_path
-from dynskip.models.checkpoint import add_backbone_deltas, load_state_dict_strict, read_checkpoint
+from dynskip.methods.ugsp.arch import UGSP, official_key
+from dynskip.methods.ugsp.rife_arch import UGSPRIFE
+from dynskip.models.checkpoint import (
+    CheckpointMismatchError,
+    add_backbone_deltas,
+    load_state_dict_strict,
+    read_checkpoint,
+)
 from dynskip.models.registry import PretrainedModel, register_model
 from dynskip.models.rife import read_rife_state
 
-FORMAT = "dynskip.ugsp_rife/1"
-SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints" / "ugsp_rife_v3.9.pt"
 HEAD_PREFIXES = ("mask_heads.", "uncertainty_head.")
+
+# ---------------------------------------------------------------------------------------------- ugsp
+
+
+def _is_official(state: Mapping[str, Tensor]) -> bool:
+    return any(k.removeprefix("module.").startswith(("context.", "glblock_")) for k in state)
+
+
+def convert_official_state(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """An official ``IFNet`` state dict renamed to ours, its ``conv_mask`` heads dropped."""
+    out = {}
+    for key, value in state.items():
+        ours = official_key(key)
+        if ours is not None:
+            out[ours] = value
+    return out
+
+
+def load_ugsp_weights(model: UGSP, path: Path) -> None:
+    """Load a Lightning checkpoint, a full state dict or an official file into ``model``, strictly."""
+    state = read_checkpoint(path)
+    if isinstance(state.get("state_dict"), Mapping):  # Lightning: the task holds the network as `model`
+        lightning = state["state_dict"]
+        state = {k.removeprefix("model."): v for k, v in lightning.items() if k.startswith("model.")}
+        if not state:
+            raise CheckpointMismatchError(f"{path}: Lightning checkpoint without `model.` weights")
+    if _is_official(state):
+        heads = {k: v for k, v in model.state_dict().items() if k.startswith(HEAD_PREFIXES)}
+        load_state_dict_strict(model, {**convert_official_state(state), **heads}, source=str(path))
+        return
+    load_state_dict_strict(model, state, source=str(path))
+
+
+@register_model("ugsp", task="vfi", pretrained={}, load_weights=load_ugsp_weights)
+def ugsp(**kwargs) -> UGSP:
+    return UGSP(**kwargs)
+
+
+# ----------------------------------------------------------------------------------------- ugsp-rife
+
+FORMAT = "dynskip.ugsp_rife/1"
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "ugsp_rife_v3.9.pt"
 
 
 def shipped_checkpoint() -> Path:
@@ -115,33 +173,5 @@ def _state_from_lightning(path: str | Path) -> dict[str, Tensor]:
     pretrained={"rife-v3.9": shipped_checkpoint, "rife-v3.9-backbone": lambda: asset_path("rife-v3.9")},
     load_weights=load_ugsp_rife_weights,
 )
-def ugsp_rife(
-    pruned_blocks: Sequence[int] = (2, 3),
-    tile_px: int | Sequence[int] = (64, 32),
-    head_hidden: int = 16,
-    uncertainty_hidden: int = 32,
-    prune_padding: bool = True,
-    train_backbone: bool = False,
-    threshold: float = 0.5,
-    execution_mode: str = "sparse",
-    budget: float = 0.5,
-    padding_halo_tiles: int = 1,
-    active_halo_tiles: int = 0,
-) -> UGSPRIFE:
-    """UGSP-RIFE; ``threshold`` / ``execution_mode`` / ``budget`` set the skip knobs.
-
-    The execution mode defaults to ``sparse`` (real skipping); training objectives switch to
-    ``train`` themselves.
-    """
-    model = UGSPRIFE(
-        pruned_blocks,
-        tile_px,
-        head_hidden,
-        uncertainty_hidden,
-        prune_padding,
-        train_backbone,
-        padding_halo_tiles,
-        active_halo_tiles,
-    )
-    model.threshold, model.execution_mode, model.budget = threshold, execution_mode, budget
-    return model
+def ugsp_rife(**kwargs) -> UGSPRIFE:
+    return UGSPRIFE(**kwargs)

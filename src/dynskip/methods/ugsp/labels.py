@@ -9,12 +9,12 @@ The cache lives in ``root/<dataset_id>/``: one ``.pt`` per sample key plus ``man
 settings and the fingerprints of the data source and of the uncertainty model; any change in them marks
 the cache stale, and :meth:`LabelCache.open` clears it.
 
-Command (``main(argv)``, wired as ``python -m dynskip.ugsp.labels``)::
+Command (``main(argv)``, wired as ``python -m dynskip.methods.ugsp.labels``)::
 
-    python -m dynskip.ugsp.labels --weights RUN/checkpoints/last.ckpt --video carphone \
+    python -m dynskip.methods.ugsp.labels --weights RUN/checkpoints/last.ckpt --video carphone \
         --start 0 --count 90 --cache data/ugsp_labels --rule quantile --keep 0.6 0.4
     # a dataset config's split (whole frames; training crops and flips the labels like each sample):
-    python -m dynskip.ugsp.labels --model ugsp --weights PHASE1.ckpt --data vimeo90k_triplet \
+    python -m dynskip.methods.ugsp.labels --model ugsp --weights PHASE1.ckpt --data vimeo90k_triplet \
         --split train --levels decoder8 decoder4 decoder2 --keep 0.6 0.45 0.35 --cell-px 16 \
         --override paths.data_dir=/datasets
 """
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.data.augment import AugmentDraw, apply_geometric
+from dynskip.utils.checks import check_choice
 
 MANIFEST = "manifest.json"
 
@@ -62,8 +63,7 @@ class LabelSettings:
         object.__setattr__(self, "keep", tuple(float(k) for k in self.keep))
         if len(self.levels) != len(self.keep) or not self.levels:
             raise ValueError(f"one keep value per level needed, got levels {self.levels}, keep {self.keep}")
-        if self.rule not in ("quantile", "threshold"):
-            raise ValueError(f"rule must be 'quantile' or 'threshold', got {self.rule!r}")
+        check_choice(self.rule, "rule", ("quantile", "threshold"))
         if self.rule == "quantile" and not all(0.0 <= k <= 1.0 for k in self.keep):
             raise ValueError(f"quantile keep fractions must lie in [0, 1], got {self.keep}")
         if self.pool not in ("max", "mean") or self.cell_px < 1:
@@ -233,7 +233,7 @@ class LabelCache:
         """``{level: (1, h, w)}`` float labels of sample ``key``; KeyError when absent."""
         path = self.path(key)
         if not path.is_file():
-            raise KeyError(f"no cached labels for '{key}' in {self.folder}; run dynskip.ugsp.labels")
+            raise KeyError(f"no cached labels for '{key}' in {self.folder}; run dynskip.methods.ugsp.labels")
         return {k: v.float() for k, v in torch.load(path, map_location="cpu", weights_only=True).items()}
 
     def load_batch(self, keys: Sequence[str]) -> dict[str, Tensor]:
@@ -310,7 +310,9 @@ def _dataset(args: argparse.Namespace):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Compute (or refresh) the label cache of a dataset from a phase-1 UGSP model."""
-    parser = argparse.ArgumentParser(prog="python -m dynskip.ugsp.labels", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dynskip.methods.ugsp.labels", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model", default="ugsp-rife", help="registered UGSP model")
     parser.add_argument("--weights", required=True, help="built-in name, checkpoint or Lightning ckpt")
     parser.add_argument("--video", default="carphone", help="asset name or video path")

@@ -1,8 +1,8 @@
 """UGSP's training schedules, per epoch: Gumbel temperature, sparsity weight, mask-label weight.
 
-Epochs count from 1 (``1 + step / steps_per_epoch``, see :mod:`dynskip.tasks.ugsp_objective`).
+Epochs count from 1 (``1 + step / steps_per_epoch``, see :mod:`dynskip.methods.ugsp.objective`).
 :class:`UGSPTemperature` hands the temperature to :class:`dynskip.callbacks.skip.SkipScheduleCallback`
-(Hydra: ``_target_: dynskip.ugsp.schedules.UGSPTemperature``).
+(Hydra: ``_target_: dynskip.methods.ugsp.schedules.UGSPTemperature``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ Design (see ``experiments/ugsp_rife/README.md``):
 - With every tile active (or execution mode ``dense``) the computation is RIFE's exactly.
 - Kept-tile I/O (sparse mode): when few tiles of the last pruned block are computed, its ``conv0``
   and ``lastconv`` run on windows around them and only their pixels are rewarped after it
-  (``archs/ifblock_kept.py``); the values there are the same.
+  (``methods/ugsp/ifblock_kept.py``); the values there are the same.
 - The uncertainty head (phase 1; never run at inference) reads block 3's dense features.
 """
 
@@ -29,14 +29,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dynskip.archs.ifblock_kept import (
+from dynskip.archs.rife_arch import BLOCK_CHANNELS, PAD_MULTIPLE, IFBlock, IFNet
+from dynskip.archs.warp import flow_warp_at
+from dynskip.methods.ugsp.ifblock_kept import (
     KEPT_IO_MAX_FRACTION,
     decode_kept,
     decode_kept_macs,
     encode_kept,
     encode_kept_macs,
 )
-from dynskip.archs.pruning import (
+from dynskip.methods.ugsp.pruning import (
     MaskHead,
     UncertaintyHead,
     expand_mask,
@@ -45,8 +47,6 @@ from dynskip.archs.pruning import (
     sample_mask,
     valid_tile_mask,
 )
-from dynskip.archs.rife_arch import BLOCK_CHANNELS, PAD_MULTIPLE, IFBlock, IFNet
-from dynskip.archs.warp import flow_warp_at
 from dynskip.skip.cost import chain_macs_per_pixel
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
 from dynskip.skip.tiles import dilate_tiles
@@ -86,6 +86,8 @@ class UGSPRIFE(SkipKnobs, IFNet):
             active tile next to a pruned one reads zeros through the chain. ``1`` (8 positions, the
             chain's depth) makes the active tiles exact: only pruned tiles differ from dense RIFE.
             The extra tiles are counted in the MACs.
+        threshold, execution_mode, budget: the skip knobs. The execution mode defaults to ``sparse``
+            (real skipping); training objectives switch to ``train`` themselves.
     """
 
     def __init__(
@@ -98,6 +100,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
         train_backbone: bool = False,
         padding_halo_tiles: int = 1,
         active_halo_tiles: int = 0,
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+        budget: float = 0.5,
     ) -> None:
         super().__init__()
         pruned = tuple(sorted(int(k) for k in pruned_blocks))
@@ -121,6 +126,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         self.recorder = SkipRecorder(self.skip_units())
         self._valid_hw: tuple[int, int] | None = None
         self._state: dict = {}
+        self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
 
     # --- protocol ------------------------------------------------------------------------------
     def skip_units(self) -> list[SkipUnit]:
@@ -243,7 +249,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         return computed
 
     def _uses_windows(self, index: int, computed: Tensor | None, mode: str) -> bool:
-        """Run ``conv0`` / ``lastconv`` around the kept tiles only (``archs/ifblock_kept.py``)?
+        """Run ``conv0`` / ``lastconv`` around the kept tiles only (``methods/ugsp/ifblock_kept.py``)?
 
         Only the last pruned block qualifies (no mask head reads its features), only with hard masks,
         and only below the window path's break-even. The masked emulation still computes densely but
