@@ -26,11 +26,18 @@ import torch
 from torch import Tensor
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
-from dynskip.methods.skipvsr.policy import ReusePolicy, patch_change, patch_occlusion, pixel_mask
+from dynskip.methods.skipvsr.policy import (
+    ReusePolicy,
+    estimator_features,
+    patch_change,
+    patch_occlusion,
+    pixel_mask,
+)
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain
 from dynskip.skip.plan import TilePlan
-from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
+from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
+from dynskip.skip.tiles import tile_statistics
 
 HALO = 2  # a residual block is two 3x3 convs
 
@@ -40,7 +47,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
 
     Args:
         num_feat, num_block: backbone size (64, 30 for the official weights).
-        patch, change_scale, max_stale, occlusion_bound: the :class:`ReusePolicy`.
+        patch: LR patch size of the decisions and of the tile engine.
+        max_stale, occlusion_bound, error_ref: the :class:`ReusePolicy`.
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
         threshold: a patch runs where its keep probability exceeds it (0: every patch = BasicVSR).
@@ -52,9 +60,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         num_feat: int = 64,
         num_block: int = 30,
         patch: int = 16,
-        change_scale: float = 0.01,
         max_stale: int = 4,
         occlusion_bound: float = 1.0,
+        error_ref: float = 0.01,
         engine_mode: str = "auto",
         threshold: float = 0.5,
         execution_mode: str = "sparse",
@@ -62,7 +70,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         super().__init__(num_feat=num_feat, num_block=num_block)
         if engine_mode not in ("auto", "sparse"):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
-        self.policy = ReusePolicy(patch, change_scale, max_stale, occlusion_bound)
+        if patch < 1:
+            raise ValueError(f"patch must be >= 1, got {patch}")
+        self.policy = ReusePolicy(max_stale, occlusion_bound, error_ref)
         self.patch = patch
         self.engine_mode = engine_mode
         self.execution_mode = execution_mode
@@ -71,6 +81,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         self.frame_density: Tensor | None = None
         self._clip: dict = {}
         self._step: dict = {}
+        self._trace: list | None = None
 
     # --- protocol ------------------------------------------------------------------------------
     def skip_units(self) -> list[SkipUnit]:
@@ -78,7 +89,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         stem = 9 * (self.num_feat + 3) * self.num_feat
         units = []
         for trunk in ("backward_trunk", "forward_trunk"):
-            units.append(SkipUnit(f"{trunk}.stem", trunk, stem))
+            # The stem always runs: the policy reads its change (and it is 1/60 of the blocks' cost).
+            units.append(SkipUnit(f"{trunk}.stem", trunk, stem, prunable=False))
             units.append(SkipUnit(f"{trunk}.blocks", trunk, blocks, halo=HALO))
         return units
 
@@ -105,7 +117,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         return flows_forward, flows_backward
 
     def propagate(self, lr: Tensor, flows: Tensor, direction: Direction) -> list[Tensor]:
-        self._step = {"prev": None, "stale": None}
+        self._step = {"prev": None, "prev_stem": None, "stale": None, "count": 0}
         return super().propagate(lr, flows, direction)
 
     def _flows_to_previous(self, i: int, direction: Direction) -> tuple[Tensor, Tensor]:
@@ -115,21 +127,24 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             return flows["backward"][:, i], flows["forward"][:, i]
         return flows["forward"][:, i - 1], flows["backward"][:, i - 1]
 
-    def decide(self, x_i: Tensor, frame_index: int, direction: Direction) -> Tensor:
-        """``(B, 1, gh, gw)`` run mask of this step; all ones at a direction's first step."""
+    def features(self, x_i: Tensor, stem: Tensor, frame_index: int, direction: Direction) -> Tensor:
+        """:func:`estimator_features` of this step against the previous one (not at a first step)."""
+        flow, _ = self._flows_to_previous(frame_index, direction)
+        lr_change = patch_change(x_i, self._clip["lr"][:, self._step["prev"]], flow, self.patch)
+        stem_change = patch_change(stem, self._step["prev_stem"], flow, self.patch)
+        return estimator_features(lr_change, stem_change, self._step["count"])
+
+    def decide(self, x_i: Tensor, stem: Tensor, frame_index: int, direction: Direction) -> Tensor:
+        """``(B, 1, gh, gw)`` run mask of this step; all ones at a direction's first step, in dense mode."""
         b, _, h, w = x_i.shape
-        grid = (-(-h // self.patch), -(-w // self.patch))
-        prev = self._step["prev"]
-        if prev is None or self.execution_mode == "dense":
-            run = x_i.new_ones(b, 1, *grid)
-        else:
-            flow, reverse = self._flows_to_previous(frame_index, direction)
-            change = patch_change(x_i, self._clip["lr"][:, prev], flow, self.patch)
-            occlusion = patch_occlusion(flow, reverse, self.patch)
-            run = self.policy(change, occlusion, self._step["stale"], self.threshold)
         stale = self._step["stale"]
-        self._step["stale"] = (1 - run) * (stale + 1) if stale is not None else torch.zeros_like(run)
-        self._step["prev"] = frame_index
+        if stale is None or self.execution_mode == "dense" or self.threshold <= 0.0:
+            run = x_i.new_ones(b, 1, -(-h // self.patch), -(-w // self.patch))
+        else:
+            logits = self.policy.logits(self.features(x_i, stem, frame_index, direction))
+            flow, reverse = self._flows_to_previous(frame_index, direction)
+            run = self.policy(logits, patch_occlusion(flow, reverse, self.patch), stale, self.threshold)
+        self._step["stale"] = torch.zeros_like(run) if stale is None else (1 - run) * (stale + 1)
         return run
 
     def run_trunk(
@@ -140,8 +155,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         frame_index: int,
         direction: Direction,
     ) -> Tensor:
-        run = self.decide(x_i, frame_index, direction)
         stem = trunk.stem(self.trunk_input(x_i, feat_prop))
+        run = self.decide(x_i, stem, frame_index, direction)
         plan = TilePlan.from_mask(run[:, 0] > 0.5, self.patch, tuple(x_i.shape[-2:]))
         if plan.is_full:
             out = self._run_all(trunk, stem)
@@ -150,7 +165,25 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         else:
             out = self._run_masked(trunk, stem, feat_prop, run)
         self._record(trunk, run, plan, direction, frame_index, stem)
+        if self._trace is not None and self._step["prev"] is not None:
+            error = tile_statistics((out - feat_prop).abs().mean(1, keepdim=True), self.patch)
+            self._trace.append(
+                (self.features(x_i, stem, frame_index, direction), error.clamp_min(1e-6).log())
+            )
+        self._step.update(prev=frame_index, prev_stem=stem, count=self._step["count"] + 1)
         return out
+
+    def reuse_trace(self, lr: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """Per recurrent step after a first, on the dense trajectory of clip ``lr`` ``(B, T, 3, h, w)``:
+        the estimator features ``(B, 3, gh, gw)`` and the log error reuse would make ``(B, 1, gh, gw)``
+        (mean absolute difference between the trunk output and the aligned previous hidden state)."""
+        self._trace = []
+        try:
+            with execution_mode(self, "dense"):
+                self(lr)
+            return self._trace
+        finally:
+            self._trace = None
 
     @staticmethod
     def _run_all(trunk: ConvResidualBlocks, stem: Tensor) -> Tensor:

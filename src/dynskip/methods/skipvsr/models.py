@@ -3,8 +3,8 @@
 Checkpoints ``load_skipvsr_v2_weights`` reads (``weights_only=True``):
 
 - the SkipVSR v2 format ``{"format": "skipvsr-v2", "backbone": "reds4", "config": {...},
-  "backbone_delta": {key: fp16 tensor}}`` (:func:`export_skipvsr_v2_checkpoint`): the official
-  backbone named by ``backbone`` plus the deltas a fine-tune made;
+  "policy": {...}, "backbone_delta": {key: fp16 tensor}}`` (:func:`export_skipvsr_v2_checkpoint`):
+  the official backbone named by ``backbone`` plus the deltas a fine-tune made, and the fitted policy;
 - a SkipVSR v2 state dict, plain or inside a Lightning checkpoint (``model.`` prefix);
 - a BasicVSR checkpoint (BasicSR / mmagic / plain), including the built-in ``reds4`` and ``vimeo90k-*``.
 """
@@ -59,7 +59,9 @@ def export_skipvsr_v2_checkpoint(
         diff = state[key].detach().float() - ref.float()
         if diff.abs().max() > 0:
             delta[key] = diff.half()
-    obj = {"format": FORMAT, "backbone": backbone, "config": model_config(model), "backbone_delta": delta}
+    policy = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
+    obj = {"format": FORMAT, "backbone": backbone, "config": model_config(model), "policy": policy}
+    obj["backbone_delta"] = delta
     obj["extra"] = dict(extra or {})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +80,9 @@ def _load_v2_format(model: SkipVSRv2, obj: Mapping[str, Any], source: str) -> No
     backbone = obj.get("backbone", "reds4")
     state = official_state(backbone)
     add_backbone_deltas(state, obj.get("backbone_delta", {}), source)
+    if not isinstance(obj.get("policy"), Mapping):
+        raise CheckpointMismatchError(f"{source}: no 'policy' tensors (a {FORMAT} checkpoint holds them)")
+    state.update({f"policy.{k}": v for k, v in obj["policy"].items()})
     load_state_dict_strict(model, state, source=source)
     if obj.get("backbone_delta"):  # every patch running is no longer the official network
         model.dense_reference = PretrainedModel("basicvsr", backbone)
@@ -95,7 +100,10 @@ def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
         state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
         load_state_dict_strict(model, state, source=str(path))
         return
-    load_state_dict_strict(model, convert_basicvsr_state_dict(obj, source=str(path)), source=str(path))
+    # A BasicVSR checkpoint: the backbone; the policy keeps the model's own (fitted default) values.
+    policy = {f"policy.{k}": v for k, v in model.policy.state_dict().items()}
+    state = convert_basicvsr_state_dict(obj, source=str(path))
+    load_state_dict_strict(model, {**state, **policy}, source=str(path))
 
 
 def _official(asset: str):

@@ -1,15 +1,17 @@
 """The mask policy of SkipVSR v2: per LR patch, run the trunk or reuse the aligned hidden state.
 
-A patch is reused (its trunk skipped) when its LR content barely changed along the flow since the
-previous recurrent step, the flow is consistent there (no occlusion) and it has not been reused
-``max_stale`` steps in a row. The change is turned into a keep probability
-``1 - exp(-change / change_scale)`` so that the shared ``threshold`` knob reads as for learned
-policies: a patch runs where its keep probability exceeds the threshold (0: always run = dense).
+A reused patch keeps the hidden state warped from the previous recurrent step, so the error it makes
+is ``|h_t - warp(h_{t-1})|`` on that patch. :class:`ReuseErrorEstimator` (the confidence estimator)
+predicts its logarithm from three cheap per-patch signals: the flow-aligned LR change, the
+flow-aligned change of the trunk's stem features, and how many steps the direction has run. The
+policy runs a patch where the predicted error is large, where the flow is inconsistent (occlusion),
+and where the patch has been reused ``max_stale`` steps in a row.
+
+Keep logits are ``predicted log error - log_error_ref``, so the shared ``threshold`` knob reads as for
+every learned policy: a patch runs where ``sigmoid(logit) > threshold`` (0: every patch runs).
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor, nn
@@ -17,15 +19,17 @@ from torch import Tensor, nn
 from dynskip.archs.warp import flow_warp
 from dynskip.skip.tiles import tile_statistics, tile_to_pixel
 
+LOG_FLOOR = 1e-5  # changes below this are noise-free copies; the log needs a floor
 
-def patch_change(frame: Tensor, previous: Tensor, flow: Tensor, patch: int) -> Tensor:
-    """Mean absolute change of ``frame`` against ``previous`` warped along ``flow``, per patch.
 
-    ``(B, 3, h, w)`` frames, ``(B, 2, h, w)`` flow -> ``(B, 1, gh, gw)`` (grid of ``patch`` tiles).
+def patch_change(current: Tensor, previous: Tensor, flow: Tensor, patch: int) -> Tensor:
+    """Mean absolute change of ``current`` against ``previous`` warped along ``flow``, per patch.
+
+    ``(B, C, h, w)`` maps, ``(B, 2, h, w)`` flow -> ``(B, 1, gh, gw)`` (grid of ``patch`` tiles).
     Where the flow leaves the frame the warp reads zeros, so such patches show a large change.
     """
     aligned = flow_warp(previous, flow)
-    return tile_statistics((frame - aligned).abs().mean(1, keepdim=True), patch)
+    return tile_statistics((current - aligned).abs().mean(1, keepdim=True), patch)
 
 
 def patch_occlusion(flow: Tensor, reverse: Tensor, patch: int) -> Tensor:
@@ -43,46 +47,63 @@ def pixel_mask(run: Tensor, patch: int, hw: tuple[int, int]) -> Tensor:
     return tile_to_pixel(run[:, 0], patch, hw)
 
 
+def estimator_features(lr_change: Tensor, stem_change: Tensor, step: int) -> Tensor:
+    """``(B, 3, gh, gw)``: log LR change, log stem change, ``log(1 + step)`` per patch."""
+    steps = torch.full_like(lr_change, float(step)).log1p()
+    return torch.cat([lr_change.clamp_min(LOG_FLOOR).log(), stem_change.clamp_min(LOG_FLOOR).log(), steps], 1)
+
+
+class ReuseErrorEstimator(nn.Module):
+    """Predicted log reuse error per patch: a 1x1 conv over :func:`estimator_features`.
+
+    ``(B, 3, gh, gw) -> (B, 1, gh, gw)``. Four parameters, fitted by least squares on dense
+    trajectories (:mod:`dynskip.methods.skipvsr.labels`). The initial values are that fit on the
+    train ranges of the train clips, so an unfitted model already behaves sensibly.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Conv2d(3, 1, 1)
+        with torch.no_grad():
+            self.linear.weight.copy_(torch.tensor([0.33, 0.54, 0.09]).view(1, 3, 1, 1))
+            self.linear.bias.fill_(0.13)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.linear(features)
+
+
 class ReusePolicy(nn.Module):
     """Decides which LR patches run the trunk at one recurrent step.
 
     Args:
-        patch: LR patch size of the decisions (and of the tile engine).
-        change_scale: change (mean absolute LR difference, [0, 1] intensities) at which the keep
-            probability is ``1 - 1/e``; with threshold 0.5 a patch runs above ``change_scale * ln 2``.
         max_stale: consecutive steps a patch may reuse before it must run again.
         occlusion_bound: forward-backward inconsistency (LR pixels) above which a patch must run.
+        error_ref: reuse error (mean absolute hidden-state difference) at which the keep logit is 0.
     """
 
-    def __init__(
-        self, patch: int = 16, change_scale: float = 0.01, max_stale: int = 4, occlusion_bound: float = 1.0
-    ) -> None:
+    def __init__(self, max_stale: int = 4, occlusion_bound: float = 1.0, error_ref: float = 0.01) -> None:
         super().__init__()
-        if patch < 1 or max_stale < 0 or not change_scale > 0 or not occlusion_bound > 0:
+        if max_stale < 0 or not occlusion_bound > 0 or not error_ref > 0:
             raise ValueError(
-                "ReusePolicy needs patch >= 1, max_stale >= 0, change_scale > 0 and occlusion_bound > 0; "
-                f"got patch={patch}, max_stale={max_stale}, change_scale={change_scale}, "
-                f"occlusion_bound={occlusion_bound}"
+                "ReusePolicy needs max_stale >= 0, occlusion_bound > 0 and error_ref > 0; got "
+                f"max_stale={max_stale}, occlusion_bound={occlusion_bound}, error_ref={error_ref}"
             )
-        self.patch = patch
-        self.change_scale = change_scale
         self.max_stale = max_stale
         self.occlusion_bound = occlusion_bound
+        self.estimator = ReuseErrorEstimator()
+        self.register_buffer("log_error_ref", torch.tensor(float(error_ref)).log())
 
-    def keep_probability(self, change: Tensor) -> Tensor:
-        return 1.0 - torch.exp(-change / self.change_scale)
+    def logits(self, features: Tensor) -> Tensor:
+        """Keep logits ``(B, 1, gh, gw)`` from :func:`estimator_features`."""
+        return self.estimator(features) - self.log_error_ref
 
-    def change_threshold(self, threshold: float) -> float:
-        """The change above which a patch runs at ``threshold`` (``inf`` at 1: nothing runs by change)."""
-        return math.inf if threshold >= 1.0 else -self.change_scale * math.log1p(-threshold)
-
-    def forward(self, change: Tensor, occlusion: Tensor, stale: Tensor, threshold: float) -> Tensor:
-        """``(B, 1, gh, gw)`` float run mask (1 runs, 0 reuses) from the patch statistics."""
+    def forward(self, logits: Tensor, occlusion: Tensor, stale: Tensor, threshold: float) -> Tensor:
+        """``(B, 1, gh, gw)`` float run mask (1 runs, 0 reuses)."""
         if threshold <= 0.0:
-            return torch.ones_like(change)
+            return torch.ones_like(logits)
         run = (
-            (self.keep_probability(change) > threshold)
+            (torch.sigmoid(logits) > threshold)
             | (occlusion > self.occlusion_bound)
             | (stale >= self.max_stale)
         )
-        return run.to(change.dtype)
+        return run.to(logits.dtype)

@@ -1,0 +1,184 @@
+"""SkipVSR v2 (per-patch temporal reuse): equivalences, reuse, occlusion, policy, checkpoints."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dynskip.archs.basicvsr_arch import BasicVSR
+from dynskip.methods.skipvsr.arch import SkipVSRv2
+from dynskip.methods.skipvsr.labels import fit_reuse_estimator, reuse_samples
+from dynskip.methods.skipvsr.models import export_skipvsr_v2_checkpoint, load_skipvsr_v2_weights
+from dynskip.methods.skipvsr.policy import ReusePolicy, patch_occlusion
+from dynskip.models import build_model
+from dynskip.models.checkpoint import CheckpointMismatchError
+
+TINY = {"num_feat": 8, "num_block": 3, "patch": 8}
+
+
+class FixedFlows(SkipVSRv2):
+    """SkipVSR v2 with uniform given flows instead of SpyNet's, per sample (a number: every sample).
+
+    Zero flows are exact zero motion; equal non-zero forward and backward flows are inconsistent.
+    """
+
+    def __init__(self, flows_forward=0.0, flows_backward=0.0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.shift = (flows_forward, flows_backward)
+
+    def compute_flows(self, lr):
+        b, t, _, h, w = lr.shape
+        flows = [
+            torch.as_tensor(s, dtype=lr.dtype).view(-1, 1, 1, 1, 1).expand(b, t - 1, 2, h, w)
+            for s in self.shift
+        ]
+        self._clip["flows"] = {"forward": flows[0], "backward": flows[1]}
+        return flows[0], flows[1]
+
+
+def tiny(seed: int = 0, cls=SkipVSRv2, **kwargs) -> SkipVSRv2:
+    torch.manual_seed(seed)
+    return cls(**{**TINY, **kwargs}).eval()
+
+
+def clip_with_static_and_moving(b: int = 2, t: int = 5, h: int = 21, w: int = 27) -> torch.Tensor:
+    """Sample 0 static (one frame repeated), sample 1 changing on its left half only."""
+    torch.manual_seed(1)
+    lr = torch.rand(1, 1, 3, h, w).repeat(b, t, 1, 1, 1)
+    if b > 1:
+        lr[1, :, :, :, : w // 2] = torch.rand(t, 3, h, w // 2)
+    return lr
+
+
+@pytest.mark.parametrize("mode", ["masked", "sparse"])
+def test_every_patch_running_is_basicvsr_bit_for_bit(mode):
+    model = tiny(threshold=0.0, execution_mode=mode)
+    dense = BasicVSR(num_feat=8, num_block=3).eval()
+    dense.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("policy.")})
+    lr = torch.rand(2, 4, 3, 19, 23)
+    with torch.no_grad():
+        assert torch.equal(model(lr), dense(lr))
+    assert float(model.skip_report().density(prunable_only=True)) == 1.0
+
+
+@pytest.mark.parametrize(("b", "h", "w"), [(1, 16, 16), (2, 21, 27), (3, 17, 33)])
+def test_sparse_equals_masked_with_per_sample_masks_and_odd_sizes(b, h, w):
+    # Reuse wherever the occlusion check allows; the flows of the last sample are inconsistent.
+    shifts = [0.0] * (b - 1) + [2.0] if b > 1 else [0.0]
+    model = tiny(cls=FixedFlows, flows_forward=shifts, flows_backward=shifts, error_ref=1e6, max_stale=3)
+    lr = clip_with_static_and_moving(b, 5, h, w)
+    with torch.no_grad():
+        model.execution_mode = "masked"
+        masked = model(lr)
+        masks = model.skip_report().maps["frames/backward_trunk"]
+        model.execution_mode = "sparse"
+        sparse = model(lr)
+    torch.testing.assert_close(sparse, masked, atol=1e-5, rtol=0)
+    density = float(model.skip_report().density(prunable_only=True))
+    assert 0.0 < density < 1.0
+    if b > 1:  # decisions are per sample
+        per_sample = masks.view(b, 5, *masks.shape[1:])
+        assert per_sample[-1].min() == 1.0 and per_sample[0].min() == 0.0
+
+
+def test_zero_motion_and_an_unchanged_frame_reuse_the_previous_output():
+    model = tiny(cls=FixedFlows, error_ref=1e6, max_stale=10)
+    lr = torch.rand(1, 1, 3, 16, 24).repeat(1, 6, 1, 1, 1)
+    with torch.no_grad():
+        out = model(lr)
+    for i in range(1, 6):  # every step after a direction's first reuses: the same hidden states
+        torch.testing.assert_close(out[:, i], out[:, 0], atol=1e-6, rtol=0)  # a zero-flow warp rounds
+    assert float(model.skip_report().density(prunable_only=True)) == pytest.approx(1 / 6)
+
+
+def test_inconsistent_flows_force_recomputation():
+    consistent = tiny(cls=FixedFlows, flows_forward=0.0, flows_backward=0.0, error_ref=1e6)
+    occluded = tiny(cls=FixedFlows, flows_forward=2.0, flows_backward=2.0, error_ref=1e6)
+    lr = torch.full((1, 4, 3, 16, 16), 0.5)
+    with torch.no_grad():
+        consistent(lr)
+        occluded(lr)
+    assert float(consistent.skip_report().density(prunable_only=True)) == pytest.approx(1 / 4)
+    assert float(occluded.skip_report().density(prunable_only=True)) == 1.0
+
+
+def test_patch_occlusion_measures_forward_backward_inconsistency():
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[:, 0, :8, :8] = 3.0  # a block moving right whose reverse flow says it stayed
+    occ = patch_occlusion(flow, torch.zeros_like(flow), 8)
+    assert occ.shape == (1, 1, 2, 2)
+    assert occ[0, 0, 0, 0] == pytest.approx(3.0) and occ[0, 0, 1, 1] == 0.0
+
+
+def test_policy_runs_stale_and_occluded_patches_whatever_the_estimate():
+    policy = ReusePolicy(max_stale=2, occlusion_bound=1.0)
+    logits = torch.full((1, 1, 1, 3), -10.0)
+    occlusion = torch.tensor([[[[0.0, 5.0, 0.0]]]])
+    stale = torch.tensor([[[[0.0, 0.0, 2.0]]]])
+    assert policy(logits, occlusion, stale, 0.5).flatten().tolist() == [0.0, 1.0, 1.0]
+    assert policy(logits, occlusion, stale, 0.0).flatten().tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"patch": 0}, "patch must be >= 1"),
+        ({"engine_mode": "x"}, "engine_mode"),
+        ({"error_ref": 0}, "error_ref"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        SkipVSRv2(**{**TINY, **kwargs})
+
+
+def test_masked_training_passes_gradients_to_the_backbone():
+    model = tiny(error_ref=1e6, execution_mode="train").train()
+    out = model(clip_with_static_and_moving(1, 4, 16, 16))
+    out.mean().backward()
+    grad = model.forward_trunk.residual_blocks[0].conv1.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+
+
+def test_reuse_trace_and_estimator_fit():
+    model = tiny()
+    lr = clip_with_static_and_moving(2, 4, 16, 24)
+    trace = model.reuse_trace(lr)
+    assert len(trace) == 2 * 3 and model.execution_mode == "sparse"
+    assert trace[0][0].shape == (2, 3, 2, 3) and trace[0][1].shape == (2, 1, 2, 3)
+    features, errors = reuse_samples(model, [lr])
+    assert features.shape == (2 * 3 * 2 * 6, 3) and errors.shape == (72,)
+    # Exactly linear labels are recovered exactly.
+    x = torch.randn(200, 3)
+    y = x @ torch.tensor([0.3, -0.2, 0.5]) + 0.7
+    stats = fit_reuse_estimator(model, x, y)
+    torch.testing.assert_close(model.policy.estimator.linear.weight.flatten(), torch.tensor([0.3, -0.2, 0.5]))
+    assert stats["spearman"] == pytest.approx(1.0)
+
+
+def test_checkpoint_round_trip_with_deltas(tmp_path, monkeypatch):
+    model = tiny()
+    official = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("policy.")}
+    monkeypatch.setattr("dynskip.methods.skipvsr.models.official_state", lambda backbone: dict(official))
+    with torch.no_grad():
+        model.forward_trunk.residual_blocks[1].conv2.bias.add_(0.25)
+        model.policy.estimator.linear.bias.fill_(-1.5)
+    path = export_skipvsr_v2_checkpoint(model, tmp_path / "v2.pt")
+    obj = torch.load(path, weights_only=True)
+    assert list(obj["backbone_delta"]) == ["forward_trunk.main.2.1.conv2.bias"]
+    assert obj["backbone_delta"]["forward_trunk.main.2.1.conv2.bias"].dtype == torch.float16
+    again = tiny(seed=5)
+    load_skipvsr_v2_weights(again, path)
+    torch.testing.assert_close(again.state_dict(), model.state_dict())
+    assert again.dense_reference is not None
+    with pytest.raises(CheckpointMismatchError, match="patch: checkpoint 8 vs model 16"):
+        load_skipvsr_v2_weights(tiny(patch=16), path)
+
+
+@pytest.mark.slow
+def test_built_in_weights_load_and_run():
+    model = build_model("skipvsr-v2", weights="reds4").eval()
+    lr = torch.rand(1, 3, 3, 16, 20)
+    with torch.no_grad():
+        out = model(lr)
+    assert out.shape == (1, 3, 3, 64, 80) and torch.isfinite(out).all()
