@@ -97,9 +97,10 @@ def test_tiled_vsr_is_within_a_tenth_of_a_db_of_untiled_on_carphone():
 
 
 def test_upscale_with_tile_writes_the_full_frame(tmp_path):
-    from outputs_helpers import cli_ok, tiny_video
+    from outputs_helpers import cli_ok
 
     from dynskip.data.video import read_video
+    from helpers.clips import tiny_video
 
     src = tiny_video(tmp_path / "in.mp4", frames=3, size=(24, 40))
     cli_ok(["upscale", str(src), "-o", str(tmp_path / "out"), "--tile", "16"])

@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from outputs_helpers import cli_ok, snapshot, tiny_video
+from outputs_helpers import cli_ok, snapshot
 
 from dynskip.cli.errors import CLIError
 from dynskip.utils.atomic import SameFileError
+from helpers.clips import tiny_video
 
 
 @pytest.fixture

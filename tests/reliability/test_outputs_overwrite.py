@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from outputs_helpers import cli_ok, leftovers, snapshot, tiny_video
+from outputs_helpers import cli_ok, leftovers, snapshot
 from PIL import Image
 
 from dynskip.data.video import probe_video
 from dynskip.utils.atomic import MANIFEST, read_manifest
+from helpers.clips import tiny_video
 
 
 def _photo(path: Path, seed: int) -> Path:

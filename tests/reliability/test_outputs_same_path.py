@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from outputs_helpers import snapshot, tiny_video
+from outputs_helpers import snapshot
 
 from dynskip.utils.atomic import SameFileError
+from helpers.clips import tiny_video
 
 
 @pytest.fixture
