@@ -57,9 +57,10 @@ def random_skipvsr_policy(model: SkipVSR) -> None:
         torch.nn.init.zeros_(est.net[-1].bias)
 
 
-def randomise_mask_heads(model: nn.Module, seed: int = 0) -> None:
-    """UGSP-RIFE's mask heads: random weights in each head's last conv, zero bias."""
-    g = torch.Generator().manual_seed(seed)
+def randomise_mask_heads(model: nn.Module, seed: int = 0, generator: torch.Generator | None = None) -> None:
+    """UGSP-RIFE's mask heads: random weights in each head's last conv, zero bias. The weights come from
+    ``generator`` when given (the caller draws on from it), else from a fresh one seeded ``seed``."""
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for head in model.mask_heads.values():
             last = head.body[2]

@@ -30,14 +30,6 @@ def uhd_frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded: the memory check came too late")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
-
-
 def test_upscaling_4k_is_refused_before_the_model_loads(uhd_frames, tmp_path, no_model, cli_fails):
     out = tmp_path / "out"
     error = cli_fails(

@@ -11,16 +11,6 @@ from dynskip.utils.atomic import SameFileError
 from helpers.clips import tiny_video
 
 
-@pytest.fixture
-def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading a model means the refusal came too late."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded before the output was checked")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
-
-
 def test_interpolate_into_its_own_input_file_is_refused_and_the_input_is_intact(
     tmp_path, no_model, cli_fails
 ):
