@@ -74,7 +74,7 @@ class TrainerSchema:
 
 @dataclass
 class TaskSchema:
-    lr: float = bounded(1e-4, 0)  # 0 is allowed: a run that only validates fixed weights (tests/test_ddp.py)
+    lr: float = bounded(1e-4, 0)  # 0 allowed: a run that only validates fixed weights (tests/e2e/test_ddp.py)
 
 
 @dataclass

@@ -69,3 +69,15 @@ def cli_interrupted(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
         return line
 
     return run
+
+
+@pytest.fixture
+def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading a model (``load_model``, or ``exportable_module`` for ``export``) means the refusal came
+    too late: either raises ``AssertionError("the model was loaded ...")``."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the run was checked")
+
+    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
+    monkeypatch.setattr("dynskip.cli.export.exportable_module", refuse)

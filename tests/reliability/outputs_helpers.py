@@ -5,19 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 from dynskip.cli.main import main
-from dynskip.data.video import VideoWriter
-
-
-def tiny_video(path: Path, frames: int = 6, size: tuple[int, int] = (16, 20), seed: int = 0) -> Path:
-    """A short random-noise clip (video file or PNG folder, by ``path``'s suffix)."""
-    rng = np.random.default_rng(seed)
-    with VideoWriter(path, fps=10) as writer:
-        for _ in range(frames):
-            writer.write(rng.integers(0, 256, (*size, 3), dtype=np.uint8))
-    return path
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -15,16 +15,10 @@ from typing import Any
 import pytest
 import torch
 
-from dynskip.config import compose_config
-from dynskip.train import train
 from dynskip.utils.atomic_checkpoint import newest_loadable_checkpoint
+from helpers.training import train_tiny_vsr
 
-TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "debug=smoke", "test=false"]
 KEEP_ALL = "callbacks.model_checkpoint.save_top_k=-1"  # step0000002.ckpt, step0000004.ckpt, last.ckpt
-
-
-def run(out: Path, *overrides: str) -> dict[str, float]:
-    return train(compose_config("train", [*TINY_VSR, *overrides], out))
 
 
 def saved_step(path: Path) -> int:
@@ -34,11 +28,11 @@ def saved_step(path: Path) -> int:
 def test_truncated_last_checkpoint_falls_back_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(tmp_path, "trainer.max_steps=4", KEEP_ALL)
+    train_tiny_vsr(tmp_path, "trainer.max_steps=4", KEEP_ALL)
     last = tmp_path / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])  # what a full disk left before
     with caplog.at_level(logging.INFO):
-        metrics = run(tmp_path, "trainer.max_steps=6", KEEP_ALL, "ckpt_path=last")
+        metrics = train_tiny_vsr(tmp_path, "trainer.max_steps=6", KEEP_ALL, "ckpt_path=last")
     assert f"skipping checkpoint {last}: " in caplog.text
     assert f"resuming from {tmp_path / 'checkpoints' / 'step0000004.ckpt'}" in caplog.text
     assert metrics["global_step"] == 6
@@ -66,11 +60,11 @@ def test_newest_loadable_checkpoint_skips_damaged_files_newest_first(tmp_path: P
 
 
 def test_no_checkpoint_loads_is_an_error_not_a_fresh_start(tmp_path: Path) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     for path in (tmp_path / "checkpoints").glob("*.ckpt"):
         path.write_bytes(b"")
     with pytest.raises(RuntimeError, match=r"no checkpoint in .* loads") as err:
-        run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=4", "ckpt_path=last")
     assert "last.ckpt: empty file (0 bytes)" in str(err.value)
     assert "step0000002.ckpt: empty file (0 bytes)" in str(err.value)
     assert not any((tmp_path / "checkpoints").glob("last-v*.ckpt"))
@@ -95,13 +89,13 @@ class DiskFull:
 def test_full_disk_during_a_save_leaves_the_previous_checkpoint_intact(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     folder = tmp_path / "checkpoints"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     disk_full = DiskFull(torch.save)
     monkeypatch.setattr(torch, "save", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
-        run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=4", "ckpt_path=last")
     monkeypatch.undo()
     # The failed write went to a temporary in the checkpoint folder itself (not the system temp folder,
     # from where a move across filesystems would truncate the final file) ...
@@ -109,20 +103,20 @@ def test_full_disk_during_a_save_leaves_the_previous_checkpoint_intact(
     assert all(Path(str(t)).name.startswith(".") for t in disk_full.targets)
     # ... which is gone; the previous checkpoints are byte-identical and still resume the run.
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
-    assert run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
+    assert train_tiny_vsr(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
 
 
 def test_resume_removes_only_the_temporaries_a_killed_save_left(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     folder = tmp_path / "checkpoints"
     killed = folder / ".last.ckpt.0a1b2c3d.tmp"  # as a SIGKILL during a save leaves it
     killed.write_bytes(b"PK partial")
     foreign = folder / ".notes.tmp"
     foreign.write_text("mine")
     with caplog.at_level(logging.WARNING):
-        assert run(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
+        assert train_tiny_vsr(tmp_path, "trainer.max_steps=4", "ckpt_path=last")["global_step"] == 4
     assert not killed.exists() and f"removed {killed}" in caplog.text
     assert foreign.read_text() == "mine"
     assert sorted(p.name for p in folder.glob(".*.tmp")) == [".notes.tmp"]

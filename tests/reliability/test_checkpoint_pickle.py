@@ -17,8 +17,7 @@ from dynskip.evaluation.loading import load_lightning_checkpoint
 from dynskip.models import build_model
 from dynskip.models.checkpoint import read_checkpoint
 from dynskip.train import train
-
-TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "debug=smoke", "test=false"]
+from helpers.training import TINY_VSR
 
 
 class Payload:

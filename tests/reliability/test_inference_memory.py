@@ -30,14 +30,6 @@ def uhd_frames(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture
-def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded: the memory check came too late")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
-
-
 def test_upscaling_4k_is_refused_before_the_model_loads(uhd_frames, tmp_path, no_model, cli_fails):
     out = tmp_path / "out"
     error = cli_fails(
@@ -97,9 +89,10 @@ def test_tiled_vsr_is_within_a_tenth_of_a_db_of_untiled_on_carphone():
 
 
 def test_upscale_with_tile_writes_the_full_frame(tmp_path):
-    from outputs_helpers import cli_ok, tiny_video
+    from outputs_helpers import cli_ok
 
     from dynskip.data.video import read_video
+    from helpers.clips import tiny_video
 
     src = tiny_video(tmp_path / "in.mp4", frames=3, size=(24, 40))
     cli_ok(["upscale", str(src), "-o", str(tmp_path / "out"), "--tile", "16"])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from outputs_helpers import tiny_video
 
 from dynskip.data.video import VideoWriter
 from dynskip.models import build_model
 from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
+from helpers.clips import tiny_video
 
 
 def test_frames_zero_names_the_flag(tmp_path, cli_fails):

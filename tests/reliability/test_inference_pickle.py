@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from outputs_helpers import tiny_video
+
+from helpers.clips import tiny_video
 
 
 class Payload:

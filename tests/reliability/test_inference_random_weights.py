@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from outputs_helpers import cli_ok, tiny_video
+from outputs_helpers import cli_ok
 
 from dynskip.config import compose_config
 from dynskip.evaluation.loading import RandomWeightsError
+from helpers.clips import tiny_video
 
 EVAL_DATA = ["experiment=ugsp_eval_vimeo90k", "logger=none", "data.num_workers=0"]
 

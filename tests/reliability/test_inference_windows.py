@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from outputs_helpers import cli_ok, tiny_video
+from outputs_helpers import cli_ok
 
 from dynskip.data.video import read_video
 from dynskip.evaluation.streaming import overlapping_windows
+from helpers.clips import tiny_video
 
 
 @pytest.mark.parametrize("total", range(1, 13))

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import av
 import pytest
-from outputs_helpers import cli_ok, leftovers, snapshot, tiny_video
+from outputs_helpers import cli_ok, leftovers, snapshot
 
 from dynskip.analysis import write_report
 from dynskip.data.errors import TruncatedVideoError
 from dynskip.data.video import VideoWriter
+from helpers.clips import tiny_video
 
 
 def _disk_full(*args: object, **kwargs: object) -> None:

@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from outputs_helpers import cli_ok, snapshot, tiny_video
+from outputs_helpers import cli_ok, snapshot
 
 from dynskip.cli.errors import CLIError
 from dynskip.utils.atomic import SameFileError
-
-
-@pytest.fixture
-def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading a model means the refusal came too late."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded before the output was checked")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
-    monkeypatch.setattr("dynskip.cli.export.exportable_module", refuse)
+from helpers.clips import tiny_video
 
 
 def test_interpolate_json_over_an_existing_file_needs_overwrite(tmp_path, no_model, cli_fails):

@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 import numpy as np
-from outputs_helpers import cli_ok, leftovers, snapshot, tiny_video
+from outputs_helpers import cli_ok, leftovers, snapshot
 from PIL import Image
 
 from dynskip.data.video import probe_video
 from dynskip.utils.atomic import MANIFEST, read_manifest
+from helpers.clips import tiny_video
 
 
 def _photo(path: Path, seed: int) -> Path:
@@ -95,11 +96,7 @@ def test_an_existing_video_is_replaced_only_with_overwrite(tmp_path, cli_fails):
     assert not (tmp_path / MANIFEST).exists() and leftovers(tmp_path) == []
 
 
-def test_an_unwritable_output_folder_fails_before_the_model_loads(tmp_path, monkeypatch, cli_fails):
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded before the output was checked")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
+def test_an_unwritable_output_folder_fails_before_the_model_loads(tmp_path, no_model, cli_fails):
     src = tiny_video(tmp_path / "in.mp4", frames=3)
     if os.geteuid() == 0:  # root writes through permission bits; /proc refuses new entries to anyone
         out = Path("/proc/dynskip-reliability/out.mp4")

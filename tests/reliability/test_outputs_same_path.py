@@ -5,19 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from outputs_helpers import snapshot, tiny_video
+from outputs_helpers import snapshot
 
 from dynskip.utils.atomic import SameFileError
-
-
-@pytest.fixture
-def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Loading a model means the refusal came too late."""
-
-    def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the model was loaded before the output was checked")
-
-    monkeypatch.setattr("dynskip.evaluation.loading.load_model", refuse)
+from helpers.clips import tiny_video
 
 
 def test_interpolate_into_its_own_input_file_is_refused_and_the_input_is_intact(

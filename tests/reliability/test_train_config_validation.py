@@ -9,8 +9,7 @@ import pytest
 
 from dynskip.config import compose_config
 from dynskip.train import train
-
-TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "debug=smoke", "test=false"]
+from helpers.training import TINY_VSR
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,8 @@ from pathlib import Path
 import pytest
 
 from dynskip.config import compose_config
-from dynskip.train import prepare_run_folder, train
-
-TINY_VSR = ["data=synthetic_vsr", "model.weights=null", "model.num_block=2", "debug=smoke", "test=false"]
-
-
-def run(out: Path, *overrides: str) -> dict[str, float]:
-    return train(compose_config("train", [*TINY_VSR, *overrides], out))
+from dynskip.train import prepare_run_folder
+from helpers.training import TINY_VSR, train_tiny_vsr
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -31,10 +26,10 @@ def csv_steps(path: Path, column: str) -> list[int]:
 
 
 def test_new_run_into_a_run_folder_is_refused_and_changes_nothing(tmp_path: Path) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     before = snapshot(tmp_path)
     with pytest.raises(FileExistsError) as err:
-        run(tmp_path, "trainer.max_steps=2", "seed=7")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=2", "seed=7")
     message = str(err.value)
     assert str(tmp_path) in message and "checkpoints" in message
     assert "ckpt_path=last" in message and "restart=true" in message and "hydra.run.dir" in message
@@ -44,25 +39,25 @@ def test_new_run_into_a_run_folder_is_refused_and_changes_nothing(tmp_path: Path
 def test_a_folder_with_only_a_metrics_file_counts_as_a_run(tmp_path: Path) -> None:
     (tmp_path / "metrics.json").write_text("{}")
     with pytest.raises(FileExistsError, match=r"metrics\.json"):
-        run(tmp_path, "trainer.max_steps=2")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     assert (tmp_path / "metrics.json").read_text() == "{}"
 
 
 def test_an_empty_or_foreign_folder_is_not_a_run(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
     (tmp_path / "checkpoints").mkdir()  # empty: left by nothing that matters
-    assert run(tmp_path, "trainer.max_steps=2")["global_step"] == 2
+    assert train_tiny_vsr(tmp_path, "trainer.max_steps=2")["global_step"] == 2
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_restart_moves_the_earlier_run_aside_and_deletes_nothing(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     (tmp_path / "notes.txt").write_text("mine")
     earlier = {k: v for k, v in snapshot(tmp_path).items() if not k.startswith(".hydra")}
     with caplog.at_level(logging.WARNING):
-        assert run(tmp_path, "trainer.max_steps=4", "restart=true")["global_step"] == 4
+        assert train_tiny_vsr(tmp_path, "trainer.max_steps=4", "restart=true")["global_step"] == 4
     (archive,) = (tmp_path / "restarted").iterdir()
     moved = snapshot(archive)
     # Every file of the earlier run is in the archive, byte for byte; the user's own file stayed.
@@ -74,22 +69,22 @@ def test_restart_moves_the_earlier_run_aside_and_deletes_nothing(
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["last.ckpt", "step0000004.ckpt"]
     assert csv_steps(tmp_path / "csv" / "metrics.csv", "train/loss") == [0, 1, 2, 3]
     with pytest.raises(FileExistsError):  # and is protected in turn
-        run(tmp_path, "trainer.max_steps=2")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=2")
 
 
 def test_restart_and_resume_together_are_refused(tmp_path: Path) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     before = snapshot(tmp_path)
     with pytest.raises(ValueError, match="restart=true with ckpt_path=last"):
-        run(tmp_path, "trainer.max_steps=4", "restart=true", "ckpt_path=last")
+        train_tiny_vsr(tmp_path, "trainer.max_steps=4", "restart=true", "ckpt_path=last")
     assert snapshot(tmp_path) == before
 
 
 def test_resume_keeps_every_csv_row(tmp_path: Path) -> None:
-    run(tmp_path, "trainer.max_steps=4")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=4")
     log = tmp_path / "csv" / "metrics.csv"
     first_rows = log.read_text().splitlines()[1:]
-    run(tmp_path, "trainer.max_steps=8", "ckpt_path=last")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=8", "ckpt_path=last")
     assert csv_steps(log, "train/loss") == list(range(8))  # steps 0-3 kept, 4-7 appended
     assert csv_steps(log, "val/psnr") == [1, 3, 5, 7]
     # The first run's rows are still there, unchanged, before the resumed run's.
@@ -97,9 +92,9 @@ def test_resume_keeps_every_csv_row(tmp_path: Path) -> None:
 
 
 def test_resume_by_naming_the_folders_own_checkpoint_is_allowed(tmp_path: Path) -> None:
-    run(tmp_path, "trainer.max_steps=2")
+    train_tiny_vsr(tmp_path, "trainer.max_steps=2")
     own = tmp_path / "checkpoints" / "step0000002.ckpt"
-    assert run(tmp_path, "trainer.max_steps=4", f"ckpt_path={own}")["global_step"] == 4
+    assert train_tiny_vsr(tmp_path, "trainer.max_steps=4", f"ckpt_path={own}")["global_step"] == 4
 
 
 @pytest.mark.parametrize("rank_var", ["LOCAL_RANK", "RANK", "NODE_RANK", "SLURM_PROCID"])

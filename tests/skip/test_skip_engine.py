@@ -24,30 +24,10 @@ from dynskip.skip.engine import (
 from dynskip.skip.fallback import clear_fallback_cache, dense_above
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.steps import parse_steps
-from dynskip.skip.tiles import random_tile_mask, tile_grid_shape, tile_to_pixel
+from dynskip.skip.tiles import tile_to_pixel
+from helpers.models import conv_prelu_chain, random_plan, res_block
 
 TOL = 1e-5
-
-
-def make_plan(batch: int, h: int, w: int, tile: int, fraction: float, seed: int = 0) -> TilePlan:
-    mask = random_tile_mask(batch, tile_grid_shape(h, w, tile), fraction, torch.Generator().manual_seed(seed))
-    return TilePlan.from_mask(mask, tile, (h, w))
-
-
-def res_block(c: int, bias: float = 0.0) -> nn.Sequential:
-    """BasicVSR ResidualBlockNoBN's f: conv3x3 -> ReLU -> conv3x3 (bias pushed up to stress borders)."""
-    block = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1))
-    with torch.no_grad():
-        block[0].bias.add_(bias)
-    return block
-
-
-def conv_prelu_chain(c_in: int, c: int, n: int) -> list[nn.Module]:
-    """RIFE/UGSP style: n x (conv3x3 + PReLU(c))."""
-    layers: list[nn.Module] = []
-    for i in range(n):
-        layers += [nn.Conv2d(c_in if i == 0 else c, c, 3, 1, 1), nn.PReLU(c)]
-    return layers
 
 
 def max_diff(a, b) -> float:
@@ -74,13 +54,13 @@ def test_plan_indices_and_fraction():
 
 
 def test_plan_rescaled_keeps_grid():
-    plan = make_plan(1, 17, 9, 4, 0.5)
+    plan = random_plan(1, 17, 9, 4, 0.5)
     up = plan.rescaled("up")
     assert (up.tile, up.height, up.width, up.grid) == (8, 34, 18, plan.grid)
     down = up.rescaled("down")
     assert (down.tile, down.height, down.width) == (4, 17, 9)
     with pytest.raises(ValueError, match="even tile"):
-        make_plan(1, 9, 9, 3, 0.5).rescaled("down")
+        random_plan(1, 9, 9, 3, 0.5).rescaled("down")
 
 
 @pytest.mark.parametrize(
@@ -106,7 +86,7 @@ def test_residual_sparse_equals_dense(batch, h, w, tile, fraction):
     torch.manual_seed(batch * 7 + tile)
     block = res_block(6, bias=0.5)
     x = torch.randn(batch, 6, h, w)
-    plan = make_plan(batch, h, w, tile, fraction, seed=tile)
+    plan = random_plan(batch, h, w, tile, fraction, seed=tile)
     with torch.no_grad():
         sparse = residual_skip(x, block, plan, mode="sparse")
         dense = residual_skip_dense(x, block, plan.pixel_mask())
@@ -116,7 +96,7 @@ def test_residual_sparse_equals_dense(batch, h, w, tile, fraction):
 
 def test_residual_inactive_tiles_keep_x_exactly():
     x = torch.randn(2, 4, 20, 24)
-    plan = make_plan(2, 20, 24, 8, 0.4)
+    plan = random_plan(2, 20, 24, 8, 0.4)
     with torch.no_grad():
         y = residual_skip(x, res_block(4), plan, mode="sparse")
     keep = plan.pixel_mask() == 0
@@ -127,7 +107,7 @@ def test_residual_chain_per_block_plans_and_dense_blocks():
     torch.manual_seed(0)
     blocks = [res_block(5, bias=0.3) for _ in range(4)]
     x = torch.randn(2, 5, 23, 17)
-    plans = [make_plan(2, 23, 17, 8, f, seed=i) for i, f in enumerate((0.5, 0.0, 1.0, 0.2))]
+    plans = [random_plan(2, 23, 17, 8, f, seed=i) for i, f in enumerate((0.5, 0.0, 1.0, 0.2))]
     plans[2] = None  # dense, unmasked
     with torch.no_grad():
         sparse = residual_skip_chain(x, blocks, plans, mode="sparse")
@@ -141,7 +121,7 @@ def test_residual_chain_per_block_plans_and_dense_blocks():
 
 def test_residual_all_inactive_returns_x():
     x = torch.randn(1, 3, 9, 9)
-    plan = make_plan(1, 9, 9, 4, 0.0)
+    plan = random_plan(1, 9, 9, 4, 0.0)
     with torch.no_grad():
         assert torch.equal(residual_skip(x, res_block(3), plan, mode="sparse"), x)
 
@@ -151,7 +131,7 @@ def test_residual_longer_chain_with_leaky_relu_halo_three():
     layers = [nn.Conv2d(4, 6, 3, 1, 1), nn.LeakyReLU(0.1), nn.Conv2d(6, 6, 1), nn.PReLU()]
     layers.append(nn.Conv2d(6, 4, 5, 1, 2))
     x = torch.randn(2, 4, 13, 22)
-    plan = make_plan(2, 13, 22, 8, 0.5)
+    plan = random_plan(2, 13, 22, 8, 0.5)
     with torch.no_grad():
         sparse = residual_skip(x, layers, plan, "sparse")
         assert max_diff(sparse, residual_skip_dense(x, layers, plan.pixel_mask())) <= TOL
@@ -186,7 +166,7 @@ def test_reuse_chain_equals_definition_and_returns_its_residual(batch, n_blocks,
     blocks = [res_block(5, bias=0.3) for _ in range(n_blocks)]
     x = torch.randn(batch, 5, 21, 30)
     fill_map = torch.randn_like(x)
-    plan = make_plan(batch, 21, 30, 8, fraction, seed=n_blocks)
+    plan = random_plan(batch, 21, 30, 8, fraction, seed=n_blocks)
     fill, calls = fill_from(fill_map)
     with torch.no_grad():
         y, r = residual_reuse_chain(x, blocks, plan, fill, mode)
@@ -202,8 +182,8 @@ def test_reuse_chain_single_block_runs_the_block_exactly_on_active_tiles():
     torch.manual_seed(3)
     block = res_block(4)
     x = torch.randn(1, 4, 16, 24).contiguous(memory_format=torch.channels_last)
-    full = make_plan(1, 16, 24, 8, 1.0)
-    partial = make_plan(1, 16, 24, 8, 0.9)
+    full = random_plan(1, 16, 24, 8, 1.0)
+    partial = random_plan(1, 16, 24, 8, 0.9)
     with torch.no_grad():
         y, r = residual_reuse_chain(x, [block], full, None, "auto")
         assert torch.equal(y, x + block(x)) and torch.equal(r, block(x))
@@ -221,7 +201,7 @@ def test_reuse_chain_full_plan_of_several_blocks_runs_them_densely():
     torch.manual_seed(4)
     blocks = [res_block(4, bias=0.2) for _ in range(3)]
     x = torch.randn(1, 4, 16, 24)
-    full = make_plan(1, 16, 24, 8, 1.0)
+    full = random_plan(1, 16, 24, 8, 1.0)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         y, r = residual_reuse_chain(x, blocks, full, None, "sparse")
     with torch.no_grad(), FlopCounterMode(display=False) as dense_counter:
@@ -235,12 +215,12 @@ def test_reuse_chain_full_plan_of_several_blocks_runs_them_densely():
 def test_reuse_chain_all_skipped_and_no_fill():
     x = torch.randn(2, 3, 9, 10)
     fill_map = torch.randn_like(x)
-    none = make_plan(2, 9, 10, 4, 0.0)
+    none = random_plan(2, 9, 10, 4, 0.0)
     with torch.no_grad():
         y, r = residual_reuse_chain(x, [res_block(3)], none, fill_from(fill_map)[0])
         assert torch.equal(r, fill_map) and torch.equal(y, x + fill_map)
         block = res_block(3, bias=0.5)
-        plan = make_plan(2, 9, 10, 4, 0.5)
+        plan = random_plan(2, 9, 10, 4, 0.5)
         y, r = residual_reuse_chain(x, [block], plan, None, "sparse")  # no fill: plain skipping
         assert max_diff(y, residual_skip(x, block, plan, "sparse")) <= TOL
     skipped = (plan.pixel_mask() == 0).expand_as(x)
@@ -249,7 +229,7 @@ def test_reuse_chain_all_skipped_and_no_fill():
 
 def test_reuse_chain_errors():
     x = torch.randn(1, 3, 8, 8)
-    plan = make_plan(1, 8, 8, 4, 0.5)
+    plan = random_plan(1, 8, 8, 4, 0.5)
     expected = r"fill returned \(1, 2, 32\) for 32 positions; expected \(B, C, N\) = \(1, 3, 32\)"
     with torch.no_grad(), pytest.raises(ValueError, match=expected):
         residual_reuse_chain(x, [res_block(3)], plan, lambda index: torch.zeros(1, 2, index.numel()))
@@ -266,7 +246,7 @@ def test_masked_chain_collect_and_head_equal_dense(batch, h, w, tile, fraction):
     layers = conv_prelu_chain(7, 6, 3)
     head = [nn.Conv2d(18, 5, 1)]
     x = torch.randn(batch, 7, h, w)
-    plan = make_plan(batch, h, w, tile, fraction, seed=batch)
+    plan = random_plan(batch, h, w, tile, fraction, seed=batch)
     mask = plan.pixel_mask()
     with torch.no_grad():
         outs = masked_chain(x, layers, plan, "sparse", collect=True)
@@ -284,7 +264,7 @@ def test_masked_rife_ifblock_down_residual_convblock_up():
     convblock = conv_prelu_chain(8, 8, 8)
     lastconv = nn.ConvTranspose2d(8, 5, 4, 2, 1)
     x = torch.randn(2, 5, 37, 50)  # odd: the 1/4 level is 10 x 13
-    plan = make_plan(2, 37, 50, 32, 0.5)  # tile 32 at the input, 8 at the convblock level
+    plan = random_plan(2, 37, 50, 32, 0.5)  # tile 32 at the input, 8 at the convblock level
     mask = plan.pixel_mask()
     with torch.no_grad():
         feat = masked_chain(x, conv0, plan, "sparse")
@@ -305,7 +285,7 @@ def test_masked_chain_mixed_reach_and_heads(head_kernel):
     layers = [nn.Conv2d(3, 4, 1), nn.ReLU(), nn.Conv2d(4, 4, 3, 1, 1), nn.Conv2d(4, 5, 1), nn.PReLU()]
     head = [nn.Conv2d(13, 2, head_kernel, 1, head_kernel // 2), nn.LeakyReLU(0.2), nn.Conv2d(2, 2, 3, 1, 1)]
     x = torch.randn(2, 3, 19, 26)
-    plan = make_plan(2, 19, 26, 8, 0.5, seed=head_kernel)
+    plan = random_plan(2, 19, 26, 8, 0.5, seed=head_kernel)
     with torch.no_grad():
         out = masked_chain(x, layers, plan, "sparse", head=head)
         ref = masked_chain_dense(x, layers, plan.pixel_mask(), head=head)
@@ -318,7 +298,7 @@ def test_masked_conv_list_input_is_channel_concat():
     torch.manual_seed(3)
     xs = [torch.randn(2, 3, 11, 14), torch.randn(2, 4, 11, 14)]
     conv, act = nn.Conv2d(7, 5, 3, 1, 1), nn.PReLU(5)
-    plan = make_plan(2, 11, 14, 4, 0.5)
+    plan = random_plan(2, 11, 14, 4, 0.5)
     with torch.no_grad():
         out = masked_conv(xs, conv, plan, act, mode="sparse")
         ref = masked_conv_dense(torch.cat(xs, 1), conv, plan.pixel_mask(), act)
@@ -327,7 +307,7 @@ def test_masked_conv_list_input_is_channel_concat():
 
 def test_masked_all_inactive_returns_zeros():
     x = torch.randn(1, 3, 10, 10)
-    plan = make_plan(1, 10, 10, 4, 0.0)
+    plan = random_plan(1, 10, 10, 4, 0.0)
     layers = conv_prelu_chain(3, 4, 2)
     with torch.no_grad():
         outs = masked_chain(x, layers, plan, "sparse", collect=True)
@@ -349,7 +329,7 @@ def test_masked_all_inactive_returns_zeros():
 def test_property_sparse_equals_masked_dense(batch, h, w, tile, fraction, seed):
     torch.manual_seed(seed)
     x = torch.randn(batch, 4, h, w)
-    plan = make_plan(batch, h, w, tile, fraction, seed)
+    plan = random_plan(batch, h, w, tile, fraction, seed)
     block, chain = res_block(4, bias=0.2), conv_prelu_chain(4, 4, 2)
     with torch.no_grad():
         sparse = residual_skip(x, block, plan, "sparse")
@@ -372,7 +352,7 @@ def test_dense_twins_gradcheck_with_soft_masks():
 def test_auto_mode_is_dense_and_differentiable_under_autograd():
     block = res_block(3)
     x = torch.randn(1, 3, 12, 12, requires_grad=True)
-    plan = make_plan(1, 12, 12, 4, 0.3)
+    plan = random_plan(1, 12, 12, 4, 0.3)
     y = residual_skip(x, block, plan)  # auto, grad enabled -> dense twin
     y.sum().backward()
     assert x.grad is not None
@@ -381,7 +361,7 @@ def test_auto_mode_is_dense_and_differentiable_under_autograd():
 
 def test_sparse_mode_refuses_autograd():
     x = torch.randn(1, 3, 8, 8, requires_grad=True)
-    plan = make_plan(1, 8, 8, 4, 0.5)
+    plan = random_plan(1, 8, 8, 4, 0.5)
     with pytest.raises(RuntimeError, match="mode='sparse' is inference-only"):
         residual_skip(x, res_block(3), plan, mode="sparse")
     with pytest.raises(RuntimeError, match="mode='sparse' is inference-only"):
@@ -405,7 +385,7 @@ def test_unsupported_layers_are_named():
 
 
 def test_engine_input_errors():
-    plan = make_plan(2, 12, 12, 4, 0.5)
+    plan = random_plan(2, 12, 12, 4, 0.5)
     block = res_block(3)
     with pytest.raises(ValueError, match=r"does not match the plan: expected \(B, H, W\) = \(2, 12, 12\)"):
         residual_skip(torch.randn(2, 3, 12, 13), block, plan)
@@ -435,11 +415,11 @@ def test_crossing_interpolates_the_cut_over():
 def test_calibrate_fallback_caches_per_shape():
     clear_fallback_cache()
     x = torch.randn(1, 4, 16, 16)
-    plan = make_plan(1, 16, 16, 8, 0.5)
+    plan = random_plan(1, 16, 16, 8, 0.5)
     default = dense_above("residual", plan, 4, x)
     cut = calibrate_fallback("residual", res_block(4), x, tile=8, fractions=(1.0, 0.5), repeats=1)
     assert cut == dense_above("residual", plan, 4, x) and (cut == math.inf or 0.5 <= cut <= 1.0)
-    assert dense_above("residual", make_plan(1, 16, 24, 8, 0.5), 4, torch.randn(1, 4, 16, 24)) == default
+    assert dense_above("residual", random_plan(1, 16, 24, 8, 0.5), 4, torch.randn(1, 4, 16, 24)) == default
     with pytest.raises(ValueError, match="kind must be one of"):
         calibrate_fallback("conv", res_block(4), x, tile=8)
     clear_fallback_cache()

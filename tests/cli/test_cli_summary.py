@@ -5,18 +5,12 @@ import json
 import pytest
 
 from dynskip.cli.main import main
-from dynskip.data.video import VideoWriter
+from helpers.clips import write_scene_clip
 
 
 @pytest.fixture(scope="module")
 def smooth_clip(tmp_path_factory):
-    from test_cli_inference import _scene
-
-    folder = tmp_path_factory.mktemp("clip") / "frames"
-    with VideoWriter(folder) as writer:
-        for i in range(3):
-            writer.write(_scene("a", 2 * i))
-    return folder
+    return write_scene_clip(tmp_path_factory.mktemp("clip") / "frames")
 
 
 def _summary(capsys, command: str) -> str:

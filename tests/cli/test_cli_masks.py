@@ -5,19 +5,15 @@ import torch
 
 from dynskip.cli.main import main
 from dynskip.data.io import to_uint8_hwc
-from dynskip.data.video import VideoWriter, probe_video, read_video
+from dynskip.data.video import probe_video, read_video
 from dynskip.evaluation.loading import load_model
 from dynskip.evaluation.masks import frame_maps
 from dynskip.utils.images import make_row, normalise_map, overlay_map
+from helpers.clips import write_scene_clip
 
 
 def _clip(path, frames=3):
-    from test_cli_inference import _scene
-
-    with VideoWriter(path) as writer:
-        for i in range(frames):
-            writer.write(_scene("a", 2 * i))
-    return read_video(path)
+    return read_video(write_scene_clip(path, frames))
 
 
 def test_interpolate_draws_the_reported_masks_over_each_output(tmp_path):

@@ -20,25 +20,11 @@ from dynskip.methods.ugsp.pruning import (
 from dynskip.models import build_model
 from dynskip.skip.protocol import SkippingModel, execution_mode
 from dynskip.skip.tiles import dilate_tiles
+from helpers.clips import shifted_pair
+from helpers.models import randomise_mask_heads
 
 # Mask heads on block1 (128 ch) and block2 (96 ch) features, uncertainty head on block3 (64 ch).
 HEAD_PARAMS = 18_498 + 13_890 + 18_785
-
-
-def _pair(h: int, w: int, seed: int = 0, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    img0 = torch.rand(batch, 3, h, w, generator=g)
-    img1 = torch.roll(img0, shifts=(2, 3), dims=(2, 3)) * 0.9 + 0.05
-    return img0, img1
-
-
-def _randomise_heads(model: nn.Module, seed: int = 0) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for head in model.mask_heads.values():
-            last = head.body[2]
-            last.weight.copy_(torch.randn(last.weight.shape, generator=g))
-            last.bias.zero_()
 
 
 def test_shapes_and_parameter_count() -> None:
@@ -48,7 +34,7 @@ def test_shapes_and_parameter_count() -> None:
     n_rife = sum(p.numel() for p in rife.parameters())
     assert sum(p.numel() for p in model.parameters()) == n_rife + HEAD_PARAMS
     assert not any(p.requires_grad for p in model.block3.parameters())  # frozen backbone by default
-    img0, img1 = _pair(40, 72)
+    img0, img1 = shifted_pair(40, 72)
     with torch.no_grad():
         assert model.eval()(img0, img1, 0.5).shape == (1, 3, 40, 72)
     units = {u.name: u for u in model.skip_units()}
@@ -115,8 +101,8 @@ def test_mask_helpers() -> None:
 def test_model_sparse_equals_masked_and_reports_levels() -> None:
     torch.manual_seed(3)  # the heads' hidden layers are random: a seed whose masks prune part of each level
     model = build_model("ugsp-rife", prune_padding=False).eval()
-    _randomise_heads(model)
-    img0, img1 = _pair(128, 128, seed=1)
+    randomise_mask_heads(model)
+    img0, img1 = shifted_pair(128, 128, seed=1)
     outs, reports = {}, {}
     with torch.no_grad():
         for mode in ("masked", "sparse", "dense"):
@@ -133,7 +119,7 @@ def test_model_sparse_equals_masked_and_reports_levels() -> None:
 
 def test_active_halo_tiles_keep_block3_features_exact_and_are_counted() -> None:
     # Only block 3 pruned: its input is dense RIFE's, so its active tiles must match dense exactly.
-    img0, img1 = _pair(128, 128, seed=1)
+    img0, img1 = shifted_pair(128, 128, seed=1)
     feats, fractions = {}, {}
     for halo in (0, 1):
         torch.manual_seed(3)  # the same heads for both models
@@ -141,7 +127,7 @@ def test_active_halo_tiles_keep_block3_features_exact_and_are_counted() -> None:
             "ugsp-rife", pruned_blocks=(3,), tile_px=32, prune_padding=False, active_halo_tiles=halo
         )
         model.eval()
-        _randomise_heads(model)
+        randomise_mask_heads(model)
         with torch.no_grad():
             with execution_mode(model, "masked"):
                 model(img0, img1)
@@ -165,7 +151,7 @@ def test_active_halo_tiles_keep_block3_features_exact_and_are_counted() -> None:
 def test_all_masks_on_reproduces_dense_rife_exactly() -> None:
     rife = build_model("rife", weights="rife-v3.9").eval()
     model = build_model("ugsp-rife", weights="rife-v3.9", threshold=0.0).eval()  # the shipped checkpoint
-    img0, img1 = _pair(128, 128, seed=2)
+    img0, img1 = shifted_pair(128, 128, seed=2)
     with torch.no_grad():
         ref = rife(img0, img1, 0.5)
         for mode in ("sparse", "masked"):
@@ -178,7 +164,7 @@ def test_all_masks_on_reproduces_dense_rife_exactly() -> None:
 
 def test_shipped_checkpoint_runs_sparse() -> None:
     model = build_model("ugsp-rife", weights="rife-v3.9").eval()
-    img0, img1 = _pair(144, 176, seed=3)
+    img0, img1 = shifted_pair(144, 176, seed=3)
     with torch.no_grad():
         out = model(img0, img1, 0.5)
     assert out.shape == (1, 3, 144, 176) and torch.isfinite(out).all()
@@ -197,7 +183,7 @@ def test_export_with_backbone_deltas_names_official_rife_as_baseline(tmp_path) -
     path = export_checkpoint(model, tmp_path / "ft.pt")
     assert list(torch.load(path, weights_only=True)["backbone_deltas"]) == ["block3.lastconv.bias"]
     again = build_model("ugsp-rife", weights=str(path)).eval()
-    img0, img1 = _pair(64, 64, seed=4)
+    img0, img1 = shifted_pair(64, 64, seed=4)
     with torch.no_grad():
         torch.testing.assert_close(again(img0, img1), model(img0, img1))
         reference = again.dense_reference()
@@ -209,7 +195,7 @@ def test_export_with_backbone_deltas_names_official_rife_as_baseline(tmp_path) -
 def test_soft_masks_train_the_heads(halo: int) -> None:
     model = build_model("ugsp-rife", active_halo_tiles=halo).train()
     model.execution_mode = "train"
-    img0, img1 = _pair(64, 64, seed=4, batch=2)
+    img0, img1 = shifted_pair(64, 64, seed=4, batch=2)
     out = model.forward_train(img0, img1, torch.full((2,), 0.5), uncertainty=True)
     assert out["frame"].shape == out["frame_dense"].shape == (2, 3, 64, 64)
     assert out["uncertainty"].shape == (2, 1, 64, 64)
@@ -221,10 +207,10 @@ def test_soft_masks_train_the_heads(halo: int) -> None:
 
 def test_all_masks_off_skips_the_pruned_blocks_whole() -> None:
     model = build_model("ugsp-rife", threshold=1.0, prune_padding=False).eval()
-    _randomise_heads(model)
+    randomise_mask_heads(model)
     with torch.no_grad():
         model.mask_heads["block2"].body[2].bias.copy_(torch.tensor([50.0, -50.0]))  # p_keep ~ 0: all off
-    img0, img1 = _pair(128, 128, seed=5)
+    img0, img1 = shifted_pair(128, 128, seed=5)
     with torch.no_grad():
         out = model(img0, img1)
         report = model.skip_report()
@@ -275,12 +261,12 @@ def test_report_counts_the_mask_heads_of_blocks_skipped_whole(pruned: str) -> No
 
     model = build_model("ugsp-rife", prune_padding=False).eval()
     model.execution_mode = "sparse"
-    _randomise_heads(model)
+    randomise_mask_heads(model)
     with torch.no_grad():
         for name, head in model.mask_heads.items():
             keep = -50.0 if name == pruned else 50.0  # p_keep ~ 0 for the pruned block, ~ 1 elsewhere
             head.body[2].bias.copy_(torch.tensor([-keep, keep]))
-    img0, img1 = _pair(128, 128, seed=6)
+    img0, img1 = shifted_pair(128, 128, seed=6)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         model(img0, img1)
     report = model.skip_report()
@@ -308,7 +294,7 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
     monkeypatch.setattr(rife_arch, "sample_mask", designed)
     decisions: list[torch.Tensor] = []
     monkeypatch.setattr(model, "_needs_restart", lambda flow_delta: decisions.pop(0))
-    img0, img1 = _pair(256, 256, seed=7, batch=2)
+    img0, img1 = shifted_pair(256, 256, seed=7, batch=2)
     with torch.no_grad():
         decisions.append(torch.tensor([True, False]))
         block3_masks += [one_tile, torch.ones(1, 1, 8, 8)]  # restarted group first (IFNet._restart)

@@ -11,7 +11,7 @@ import pytest
 import dynskip.analysis.report as report_module
 from dynskip.analysis import write_report
 from dynskip.cli.main import main as cli
-from test_report import fabricate_sweep
+from helpers.sweeps import fabricate_sweep
 
 
 @pytest.fixture

@@ -13,19 +13,22 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from dynskip.assets import asset_path
 from dynskip.data.synthetic import SyntheticClips
-from dynskip.data.video import read_video
 from dynskip.evaluation.footage import evaluate_clip
 from dynskip.evaluation.loading import load_model
 from dynskip.models import build_model
 from dynskip.skip.engine import masked_chain, masked_chain_dense, residual_skip, residual_skip_dense
-from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import execution_mode
-from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
-from test_skip_engine import conv_prelu_chain, res_block
-from test_skipvsr import _random_policy, _small
-from test_ugsp_rife import _pair, _randomise_heads
+from helpers import clips
+from helpers.clips import shifted_pair
+from helpers.models import (
+    conv_prelu_chain,
+    random_plan,
+    random_skipvsr_policy,
+    randomise_mask_heads,
+    res_block,
+    small_skipvsr,
+)
 
 pytestmark = pytest.mark.cuda
 
@@ -33,7 +36,7 @@ pytestmark = pytest.mark.cuda
 @pytest.fixture(scope="module")
 def carphone_frames() -> torch.Tensor:
     """The first 5 carphone frames, ``(5, 3, 144, 176)`` in [0, 1]."""
-    return torch.from_numpy(read_video(asset_path("carphone"), count=5)).permute(0, 3, 1, 2).float() / 255
+    return clips.carphone_frames(5)
 
 
 @pytest.fixture(autouse=True)
@@ -45,12 +48,6 @@ def ieee_fp32() -> Iterator[None]:
     conv.fp32_precision = matmul.fp32_precision = "ieee"
     yield
     conv.fp32_precision, matmul.fp32_precision = saved
-
-
-def plan_on(device: str, batch: int, h: int, w: int, tile: int, fraction: float) -> TilePlan:
-    grid = tile_grid_shape(h, w, tile)
-    mask = random_tile_mask(batch, grid, fraction, torch.Generator().manual_seed(tile), device=device)
-    return TilePlan.from_mask(mask, tile, (h, w))
 
 
 def psnr_between(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -67,7 +64,7 @@ def check_residual_skip(device: str, channels_last: bool) -> None:
             block.to(memory_format=torch.channels_last),
             x.contiguous(memory_format=torch.channels_last),
         )
-    plan = plan_on(device, 2, 45, 71, 16, 0.4)
+    plan = random_plan(2, 45, 71, 16, 0.4, seed=16, device=device)
     with torch.no_grad():
         sparse = residual_skip(x, block, plan, mode="sparse")
         dense = residual_skip_dense(x, block, plan.pixel_mask())
@@ -80,7 +77,7 @@ def check_masked_chain(device: str) -> None:
     layers = [layer.to(device) for layer in conv_prelu_chain(7, 12, 4)]
     head = [torch.nn.Conv2d(48, 5, 1).to(device)]
     x = torch.randn(2, 7, 37, 50, device=device)
-    plan = plan_on(device, 2, 37, 50, 8, 0.3)
+    plan = random_plan(2, 37, 50, 8, 0.3, seed=8, device=device)
     with torch.no_grad():
         sparse = masked_chain(x, layers, plan, "sparse", head=head)
         dense = masked_chain_dense(x, layers, plan.pixel_mask(), head=head)
@@ -88,8 +85,8 @@ def check_masked_chain(device: str) -> None:
 
 
 def check_skipvsr_sparse_equals_masked(device: str) -> None:
-    model = _small()
-    _random_policy(model)
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
     model = model.to(device)
     model.threshold, model.engine_mode = 0.5, "sparse"
     lr = torch.rand(2, 3, 3, 19, 29, generator=torch.Generator().manual_seed(0)).to(device)
@@ -104,9 +101,9 @@ def check_skipvsr_sparse_equals_masked(device: str) -> None:
 def check_ugsp_rife_sparse_equals_masked(device: str) -> None:
     torch.manual_seed(3)
     model = build_model("ugsp-rife", prune_padding=False).eval()
-    _randomise_heads(model)
+    randomise_mask_heads(model)
     model = model.to(device)
-    img0, img1 = (t.to(device) for t in _pair(128, 128, seed=1))
+    img0, img1 = (t.to(device) for t in shifted_pair(128, 128, seed=1))
     with torch.no_grad():
         with execution_mode(model, "masked"):
             masked = model(img0, img1)

@@ -14,26 +14,7 @@ from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkippingModel, execution_mode
 from dynskip.skip.tiles import tile_grid_shape, tile_statistics
-
-
-def _small(temporal_align: bool = True, tile: int = 8, seed: int = 0) -> SkipVSR:
-    torch.manual_seed(seed)
-    model = SkipVSR(
-        num_feat=16, num_block=6, num_groups=3, tile=tile, hidden=8, temporal_align=temporal_align
-    )
-    # Larger residuals than BasicSR's 0.1-scaled init so that skipping changes the output visibly.
-    for trunk in (model.backward_trunk, model.forward_trunk):
-        for block in trunk.residual_blocks:
-            for conv in (block.conv1, block.conv2):
-                torch.nn.init.normal_(conv.weight, std=0.05)
-                torch.nn.init.normal_(conv.bias, std=0.05)
-    return model.eval()
-
-
-def _random_policy(model: SkipVSR) -> None:
-    for est in (model.backward_estimator, model.forward_estimator):
-        torch.nn.init.normal_(est.net[-1].weight, std=1.0)
-        torch.nn.init.zeros_(est.net[-1].bias)
+from helpers.models import random_skipvsr_policy, small_skipvsr
 
 
 def _dense_twin(model: SkipVSR) -> BasicVSR:
@@ -63,7 +44,7 @@ def test_tile_pool_and_grid_odd_sizes() -> None:
 
 
 def test_model_implements_protocol_and_units() -> None:
-    model = _small()
+    model = small_skipvsr()
     assert isinstance(model, SkippingModel)
     units = model.skip_units()
     groups = [u for u in units if u.prunable]
@@ -73,8 +54,8 @@ def test_model_implements_protocol_and_units() -> None:
 
 @pytest.mark.parametrize("align, threshold", [(True, 0.5), (False, 0.5), (True, 0.6)])
 def test_sparse_equals_masked_emulation(align: bool, threshold: float) -> None:
-    model = _small(temporal_align=align)
-    _random_policy(model)
+    model = small_skipvsr(temporal_align=align)
+    random_skipvsr_policy(model)
     # 0.6: most groups skip every tile every other step (deferred, summed reuse warps in sparse mode).
     model.threshold = threshold
     model.engine_mode = "sparse"  # force the shared tile engine on every partly active group
@@ -109,7 +90,7 @@ def test_sparse_equals_masked_emulation(align: bool, threshold: float) -> None:
 
 def test_engine_runs_skipvsr_blocks_exactly_and_macs_count_cut_tiles() -> None:
     torch.manual_seed(3)
-    model = _small()
+    model = small_skipvsr()
     block = model.backward_trunk.residual_blocks[0]
     layers = [block.conv1, block.relu, block.conv2]
     x = torch.randn(1, 16, 21, 18)
@@ -126,8 +107,8 @@ def test_engine_runs_skipvsr_blocks_exactly_and_macs_count_cut_tiles() -> None:
 
 
 def test_report_has_mask_maps() -> None:
-    model = _small()
-    _random_policy(model)
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
     with torch.no_grad(), execution_mode(model, "sparse"):
         model(torch.rand(2, 3, 3, 19, 29))
     maps = model.skip_report().maps
@@ -139,8 +120,8 @@ def test_report_has_mask_maps() -> None:
 
 
 def test_all_active_threshold_reproduces_dense_basicvsr_exactly() -> None:
-    model = _small()
-    _random_policy(model)
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
     ref = _dense_twin(model)
     lr = torch.rand(1, 3, 3, 17, 23)
     with torch.no_grad():
@@ -152,7 +133,7 @@ def test_all_active_threshold_reproduces_dense_basicvsr_exactly() -> None:
 
 
 def test_dense_mode_skips_the_estimator() -> None:
-    model = _small()
+    model = small_skipvsr()
 
     def boom(*args, **kwargs):
         raise AssertionError("estimator ran in dense mode")
@@ -164,8 +145,8 @@ def test_dense_mode_skips_the_estimator() -> None:
 
 
 def test_threshold_knob_and_report() -> None:
-    model = _small()
-    _random_policy(model)
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
     lr = torch.rand(1, 4, 3, 16, 24)
     model.refresh = False  # the knob alone (refresh forces some tiles back on)
     densities = []
@@ -183,7 +164,7 @@ def test_threshold_knob_and_report() -> None:
 
 
 def test_train_mode_masks_are_differentiable() -> None:
-    model = _small().train()
+    model = small_skipvsr().train()
     lr = torch.rand(1, 3, 3, 16, 16)
     with execution_mode(model, "train"):
         out = model(lr)
@@ -194,8 +175,8 @@ def test_train_mode_masks_are_differentiable() -> None:
 
 
 def test_refresh_caps_consecutive_skips() -> None:
-    model = _small()
-    _random_policy(model)
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
     model.threshold = 1.0  # the estimator skips everything; refresh alone brings blocks back
     with torch.no_grad(), execution_mode(model, "masked"):
         model(torch.rand(1, 4, 3, 16, 16))
@@ -206,8 +187,8 @@ def test_refresh_caps_consecutive_skips() -> None:
 
 
 def test_max_stale_allows_that_many_consecutive_skips() -> None:
-    model = _small(temporal_align=False)  # no warping: the staleness count stays on its tile
-    _random_policy(model)
+    model = small_skipvsr(temporal_align=False)  # no warping: the staleness count stays on its tile
+    random_skipvsr_policy(model)
     model.threshold = 1.0  # the estimator skips everything; the cap alone brings blocks back
     model.max_stale = 2
     t = 7
@@ -232,9 +213,9 @@ def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> N
     from dynskip.skip import fallback
 
     fallback.clear_fallback_cache()
-    model = _small()
+    model = small_skipvsr()
     model.calibrate_cutover = calibrate
-    _random_policy(model)
+    random_skipvsr_policy(model)
     lr = torch.rand(1, 3, 3, 19, 29)
     key = ("residual", 1, 16, 19, 29, 8, "cpu", torch.float32, torch.get_num_threads())
     measured = []
@@ -262,7 +243,7 @@ def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> N
 def test_estimator_input_has_finite_gradients_on_flat_tiles(dtype: torch.dtype) -> None:
     """A flat tile has zero variance; the square root of the per-tile std must not turn its (infinite)
     gradient into NaN. bf16-mixed training hits this on most flat tiles (E[x^2] - E[x]^2 cancels to 0)."""
-    model = _small().train()
+    model = small_skipvsr().train()
     model._state = {"prev_mask": None}
     feat = torch.full((1, model.num_feat, 16, 24), 0.3, dtype=dtype)
     feat[..., :8, :8] = torch.rand(model.num_feat, 8, 8, generator=torch.Generator().manual_seed(0))

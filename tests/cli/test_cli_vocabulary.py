@@ -4,23 +4,18 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from dynskip import __version__
 from dynskip.cli.errors import DeprecatedSpelling
 from dynskip.cli.main import build_parser, main
-from dynskip.data.video import VideoWriter, probe_video
+from dynskip.data.video import probe_video
+from helpers import clips
 
 
 @pytest.fixture(scope="module")
 def tiny_video(tmp_path_factory):
-    path = tmp_path_factory.mktemp("video") / "tiny.mp4"
-    rng = np.random.default_rng(0)
-    with VideoWriter(path, fps=10) as writer:
-        for _ in range(3):
-            writer.write(rng.integers(0, 256, (32, 48, 3), dtype=np.uint8))
-    return path
+    return clips.tiny_video(tmp_path_factory.mktemp("video") / "tiny.mp4", frames=3, size=(32, 48))
 
 
 def _one_line_error(capsys, *needles: str) -> str:

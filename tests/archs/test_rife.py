@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from dynskip.archs.rife_arch import PAD_MULTIPLE, IFBlock, IFNet
 from dynskip.archs.warp import flow_warp
 from dynskip.assets import asset_path, package_dir
-from dynskip.data.video import read_video
 from dynskip.metrics.psnr import psnr
 from dynskip.models.checkpoint import CheckpointMismatchError
 from dynskip.models.registry import build_model, get_entry
 from dynskip.models.rife import load_rife_weights
+from helpers import clips
 
 ORACLE_PACKAGE = "_rife_reference_oracle"
 CARPHONE_HW = (144, 176)
@@ -69,7 +69,7 @@ def official_net() -> IFNet:
 @pytest.fixture(scope="module")
 def carphone_frames() -> torch.Tensor:
     """First 13 carphone frames, ``(13, 3, 144, 176)`` float in [0, 1]."""
-    return torch.from_numpy(read_video(asset_path("carphone"), count=13)).permute(0, 3, 1, 2).float() / 255
+    return clips.carphone_frames(13)
 
 
 def _reference_frame(reference_net, img0, img1, timestep=0.5) -> tuple[torch.Tensor, list[float]]:

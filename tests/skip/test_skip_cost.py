@@ -18,9 +18,8 @@ from dynskip.skip.cost import (
     tile_chain_macs,
 )
 from dynskip.skip.engine import masked_chain, residual_skip
-from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit, execution_mode
-from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
+from helpers.models import random_plan
 
 
 # --- analytic conv MACs == FlopCounterMode ---------------------------------------------------------
@@ -86,18 +85,12 @@ def test_tile_chain_macs_matches_unpadded_execution(tile_h: int, tile_w: int) ->
 
 
 # --- analytic == what the tile engine really runs --------------------------------------------------
-def _plan(batch: int, size: tuple[int, int], tile: int, fraction: float, seed: int = 0) -> TilePlan:
-    grid = tile_grid_shape(*size, tile)
-    mask = random_tile_mask(batch, grid, fraction, generator=torch.Generator().manual_seed(seed))
-    return TilePlan.from_mask(mask, tile, size)
-
-
 @pytest.mark.parametrize("fraction", [0.0, 0.4, 1.0])
 def test_residual_skip_macs_match_engine(fraction: float) -> None:
     c, size = 6, (20, 28)  # partial border tiles with tile 8
     block = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.LeakyReLU(0.1), nn.Conv2d(c, c, 3, padding=1))
     x = torch.randn(2, c, *size)
-    plan = _plan(2, size, 8, fraction)
+    plan = random_plan(2, *size, 8, fraction)
     for mode, sparse in (("sparse", True), ("dense", False)):
         counted = count_conv_macs(residual_skip, x, block, plan, mode=mode)
         assert residual_skip_macs(block, plan, sparse=sparse) == counted, mode
@@ -110,7 +103,7 @@ def test_residual_skip_macs_match_engine(fraction: float) -> None:
 @pytest.mark.parametrize("fraction", [0.0, 0.3, 1.0])
 def test_masked_chain_macs_match_engine(fraction: float) -> None:
     size = (22, 38)  # partial border tiles at every level (8 px tiles here, 4 px one level down)
-    plan = _plan(1, size, 8, fraction, seed=3)
+    plan = random_plan(1, *size, 8, fraction, seed=3)
     # UGSP-decoder-like: two inputs read as one concatenation, 3x3 convs, a 1x1 head over all outputs.
     layers = [nn.Conv2d(7, 8, 3, padding=1), nn.PReLU(8), nn.Conv2d(8, 8, 3, padding=1, groups=2), nn.ReLU()]
     head = [nn.Conv2d(16, 3, 1)]

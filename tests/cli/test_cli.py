@@ -7,8 +7,9 @@ import pytest
 
 from dynskip.assets import asset_path
 from dynskip.cli.main import main
-from dynskip.data.video import VideoWriter, probe_video, read_video
+from dynskip.data.video import probe_video, read_video
 from dynskip.evaluation.streaming import overlapping_windows
+from helpers.clips import tiny_video
 
 CARPHONE = str(asset_path("carphone"))
 
@@ -117,23 +118,16 @@ def test_compare_dense_on_a_dense_model_is_refused(capsys):
     assert "--compare-dense needs a skipping model" in capsys.readouterr().err
 
 
-def _tiny_video(path, frames: int = 6, size=(32, 48)):
-    rng = np.random.default_rng(0)
-    with VideoWriter(path, fps=10) as writer:
-        for _ in range(frames):
-            writer.write(rng.integers(0, 256, (*size, 3), dtype=np.uint8))
-
-
 def test_upscale_writes_every_frame_x4(tmp_path):
     src, dst = tmp_path / "in", tmp_path / "out"
-    _tiny_video(src, frames=7, size=(16, 20))
+    tiny_video(src, frames=7, size=(16, 20))
     main(["upscale", str(src), str(dst), "--chunk", "3", "--overlap", "1"])
     assert read_video(dst).shape == (7, 64, 80, 3)
 
 
 def test_interpolate_doubles_the_frame_rate(tmp_path):
     src, dst = tmp_path / "in", tmp_path / "out"
-    _tiny_video(src, frames=3)
+    tiny_video(src, frames=3, size=(32, 48))
     # Random frames are unrelated shots to the scene-cut test: threshold 0 keeps RIFE interpolating them.
     main(["interpolate", str(src), str(dst), "--factor", "2", "--scene-threshold", "0"])
     assert probe_video(dst).frames == 5

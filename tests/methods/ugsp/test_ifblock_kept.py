@@ -11,6 +11,7 @@ from dynskip.methods.ugsp.ifblock_kept import FEATURE_RING, decode_kept, encode_
 from dynskip.methods.ugsp.pruning import expand_mask
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
+from helpers.models import randomise_mask_heads
 
 
 def _block_and_input(scale: float, tile: int, seed: int = 0) -> tuple[IFBlock, torch.Tensor, torch.Tensor]:
@@ -81,10 +82,7 @@ def test_ugsp_rife_runs_its_last_block_around_the_kept_tiles(halo: int, quantile
     knobs = {"prune_padding": False, "active_halo_tiles": halo}
     model = build_model("ugsp-rife", weights="rife-v3.9", **knobs).eval()
     g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for head in model.mask_heads.values():
-            head.body[2].weight.copy_(torch.randn(head.body[2].weight.shape, generator=g))
-            head.body[2].bias.zero_()
+    randomise_mask_heads(model, generator=g)
     img0 = torch.rand(1, 3, *size, generator=g)
     img1 = torch.roll(img0, shifts=(3, -2), dims=(2, 3))
     with torch.no_grad(), execution_mode(model, "masked"):

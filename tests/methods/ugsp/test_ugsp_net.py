@@ -17,6 +17,7 @@ from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkippingModel, execution_mode
 from dynskip.tasks.schedulers import WarmupCosineLR, warmup_cosine_factor
 from dynskip.train import build_components, train
+from helpers.clips import shifted_pair
 
 OFFICIAL_PARAMS = 6_764_702  # the official IFNet, counted by instantiating it
 OFFICIAL_CONV_MASK = 72 * 2 * 9 + 2 + 48 * 2 * 9 + 2 + 32 * 2 * 9 + 2  # its pixel-level heads: 2,742
@@ -26,13 +27,6 @@ UNCERTAINTY_HEAD = 100 * 32 * 9 + 32 + 32 + 32 * 9 + 1  # UncertaintyHead(100, 3
 
 SMOKE = ["data=synthetic_vfi", "debug=smoke", "test=false", "logger=none", "callbacks=none",
          "trainer.max_steps=1", "trainer.val_check_interval=1"]  # fmt: skip
-
-
-def _pair(h: int, w: int, seed: int = 0, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    img0 = torch.rand(batch, 3, h, w, generator=g)
-    img1 = torch.roll(img0, shifts=(2, 3), dims=(2, 3)) * 0.9 + 0.05
-    return img0, img1
 
 
 def _only_checkpoint(run: Path) -> Path:
@@ -68,10 +62,10 @@ def test_shapes_parameter_count_and_units() -> None:
     # The backbone is the official network less its conv_mask heads, replaced by the shared heads.
     assert backbone == OFFICIAL_PARAMS - OFFICIAL_CONV_MASK == 6_761_960
     assert heads == MASK_HEADS + UNCERTAINTY_HEAD == 51_239
-    img0, img1 = _pair(40, 72)  # padded to 64 x 96 inside (multiples of 32), cropped back
+    img0, img1 = shifted_pair(40, 72)  # padded to 64 x 96 inside (multiples of 32), cropped back
     with torch.no_grad():
         assert model(img0, img1, 0.5).shape == (1, 3, 40, 72)
-        out = model.forward_train(*_pair(64, 96, batch=2), uncertainty=True)
+        out = model.forward_train(*shifted_pair(64, 96, batch=2), uncertainty=True)
     assert out["frame"].shape == out["frame_dense"].shape == (2, 3, 64, 96)
     assert out["uncertainty"].shape == (2, 1, 64, 96)
     # forward_train pads to 128 (the objective's label grid): tile grids of 32 / 16 / 16 px.
@@ -124,7 +118,7 @@ def test_decoder_sparse_equals_masked_with_bias_where_pruned() -> None:
 
 def test_model_sparse_equals_masked_emulation_and_reports_levels() -> None:
     model = build_model("ugsp").eval()
-    img0, img1 = _pair(96, 128, seed=1, batch=2)
+    img0, img1 = shifted_pair(96, 128, seed=1, batch=2)
     _prune_heads(model, img0, img1)
     outs, reports = {}, {}
     with torch.no_grad():
@@ -148,7 +142,7 @@ def test_model_sparse_equals_masked_emulation_and_reports_levels() -> None:
 
 def test_untrained_heads_keep_everything_sparse_is_dense_exactly() -> None:
     model = build_model("ugsp").eval()  # heads start at p_keep ~ 0.998
-    img0, img1 = _pair(64, 64, seed=2)
+    img0, img1 = shifted_pair(64, 64, seed=2)
     with torch.no_grad():
         with execution_mode(model, "dense"):
             dense = model(img0, img1)
@@ -160,7 +154,7 @@ def test_untrained_heads_keep_everything_sparse_is_dense_exactly() -> None:
 
 def test_padding_tiles_are_off_and_do_not_count_in_the_density() -> None:
     model = build_model("ugsp").eval()
-    img0, img1 = _pair(40, 40, seed=3)  # padded to 64 x 64 at inference
+    img0, img1 = shifted_pair(40, 40, seed=3)  # padded to 64 x 64 at inference
     with torch.no_grad():
         out = model.forward_train(img0, img1, pruned=True, non_pruned=False)  # padded to 128 x 128
     assert out["masks"]["decoder2"][0, 0].sum() == 9  # the 3 x 3 tiles of 16 px covering 40 x 40
@@ -170,7 +164,7 @@ def test_padding_tiles_are_off_and_do_not_count_in_the_density() -> None:
 def test_training_forward_returns_everything_and_trains_all_parts() -> None:
     model = build_model("ugsp", execution_mode="train").train()
     model.temperature = 0.5
-    img0, img1 = _pair(64, 64, seed=4, batch=2)
+    img0, img1 = shifted_pair(64, 64, seed=4, batch=2)
     out = model(img0, img1, torch.full((2,), 0.5))
     assert isinstance(out, dict) and {"frame", "masks", "uncertainty", "frame_dense", "report"} <= set(out)
     soft = out["masks"]["decoder8"]

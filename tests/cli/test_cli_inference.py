@@ -9,19 +9,10 @@ import torch
 
 from dynskip.cli.main import main
 from dynskip.data.io import write_image
-from dynskip.data.video import VideoWriter, probe_video, read_video
+from dynskip.data.video import probe_video, read_video
 from dynskip.evaluation.scenes import thumbnail_ssim
 from dynskip.models import build_model
-
-
-def _scene(kind: str, shift: int, size: int = 64) -> np.ndarray:
-    """A smooth frame of one of two unrelated shots; ``shift`` moves it by pixels (motion)."""
-    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-    if kind == "a":
-        r, g, b = (x + shift) / size, y / size, 0.5 + 0.4 * np.sin((x + shift) / 9)
-    else:
-        r, g, b = 1 - y / size, 0.5 + 0.4 * np.cos((y + shift) / 5), (x / size) ** 2
-    return (np.clip(np.stack([r, g, b], -1), 0, 1) * 255).round().astype(np.uint8)
+from helpers.clips import scene, write_scene_clip
 
 
 @pytest.fixture
@@ -29,7 +20,7 @@ def clip_with_a_cut(tmp_path):
     """Four PNG frames (exact): two of shot A moving, then two of shot B."""
     folder = tmp_path / "cut"
     folder.mkdir()
-    frames = [_scene("a", 0), _scene("a", 2), _scene("b", 0), _scene("b", 2)]
+    frames = [scene("a", 0), scene("a", 2), scene("b", 0), scene("b", 2)]
     for i, frame in enumerate(frames):
         write_image(folder / f"{i:08d}.png", frame)
     return folder, frames
@@ -56,8 +47,8 @@ def test_thumbnail_ssim_separates_a_cut_from_motion():
     def tensor(frame):
         return torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
 
-    same_shot = thumbnail_ssim(tensor(_scene("a", 0)), tensor(_scene("a", 2)))
-    cut = thumbnail_ssim(tensor(_scene("a", 2)), tensor(_scene("b", 0)))
+    same_shot = thumbnail_ssim(tensor(scene("a", 0)), tensor(scene("a", 2)))
+    cut = thumbnail_ssim(tensor(scene("a", 2)), tensor(scene("b", 0)))
     assert same_shot > 0.8 and cut < 0.2
 
 
@@ -68,7 +59,7 @@ def _clip_with_audio(path, frames: int = 4, fps: int = 10):
         audio = container.add_stream("aac", rate=16000)
         audio.layout = "mono"
         for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(_scene("a", i)[:32, :48].copy(), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(scene("a", i)[:32, :48].copy(), format="rgb24")
             for packet in video.encode(frame):
                 container.mux(packet)
         for packet in video.encode():
@@ -125,10 +116,7 @@ def test_rife_scale_follows_practical_rife(tmp_path, capsys):
         half = model(img0, img1)
     assert model.scales == (16.0, 8.0, 4.0, 2.0) and model.pad_multiple == 256
     assert half.shape == full.shape and not torch.equal(half, full)
-    source = tmp_path / "in"
-    with VideoWriter(source) as writer:
-        for i in range(2):
-            writer.write(_scene("a", i))
+    source = write_scene_clip(tmp_path / "in", frames=2, step=1)
     args = ["interpolate", str(source), "-o", str(tmp_path / "out")]
     assert main([*args, "--scale", "0.5"]) == 0
     assert main([*args, "--scale", "0.3", "--overwrite"]) == 2
@@ -138,10 +126,7 @@ def test_rife_scale_follows_practical_rife(tmp_path, capsys):
 
 
 def test_bf16_runs_on_cpu_and_reports_what_it_costs(tmp_path, capsys):
-    source = tmp_path / "in"
-    with VideoWriter(source) as writer:
-        for i in range(3):
-            writer.write(_scene("a", 2 * i))
+    source = write_scene_clip(tmp_path / "in")
     out = tmp_path / "r.json"
     assert (
         main(

@@ -10,7 +10,7 @@ from types import ModuleType
 
 import pytest
 
-SPRITES = Path(__file__).resolve().parents[1] / "experiments" / "ugsp_rife" / "sprites"
+SPRITES = Path(__file__).resolve().parents[2] / "experiments" / "ugsp_rife" / "sprites"
 
 SWEEP = {  # as synthetic_sweep.py writes it
     "size": [272, 480],
