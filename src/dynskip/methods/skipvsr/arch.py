@@ -173,15 +173,15 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         self._step.update(prev=frame_index, prev_stem=stem, count=self._step["count"] + 1)
         return out
 
-    def reuse_trace(self, lr: Tensor) -> list[tuple[Tensor, Tensor]]:
-        """Per recurrent step after a first, on the dense trajectory of clip ``lr`` ``(B, T, 3, h, w)``:
-        the estimator features ``(B, 3, gh, gw)`` and the log error reuse would make ``(B, 1, gh, gw)``
-        (mean absolute difference between the trunk output and the aligned previous hidden state)."""
+    def reuse_trace(self, lr: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        """The dense output of clip ``lr`` ``(B, T, 3, h, w)`` and, per recurrent step after a first on
+        that dense trajectory, the estimator features ``(B, 3, gh, gw)`` and the log error reuse would
+        make ``(B, 1, gh, gw)`` (mean absolute difference of the trunk output and the aligned state)."""
         self._trace = []
         try:
             with execution_mode(self, "dense"):
-                self(lr)
-            return self._trace
+                out = self(lr)
+            return out, self._trace
         finally:
             self._trace = None
 

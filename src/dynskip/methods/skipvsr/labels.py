@@ -20,7 +20,7 @@ def reuse_samples(model: SkipVSRv2, clips: Iterable[Tensor]) -> tuple[Tensor, Te
     """``(N, 3)`` features, ``(N,)`` log errors of every patch and step of ``clips`` ``(B, T, 3, h, w)``."""
     features, errors = [], []
     for lr in clips:
-        for feat, err in model.reuse_trace(lr):
+        for feat, err in model.reuse_trace(lr)[1]:
             features.append(feat.permute(0, 2, 3, 1).reshape(-1, feat.shape[1]))
             errors.append(err.flatten())
     if not features:
