@@ -35,6 +35,7 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/dynskip bench engine --workload basicvsr-trunk -o results/bench/engine_basicvsr_trunk.json --overwrite
 	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder -o results/bench/engine_ugsp_decoder.json --overwrite
+	$(VENV)/bin/dynskip bench engine --workload skipvsr-v2-trunk -o results/bench/engine_skipvsr_v2_trunk.json --overwrite
 	$(VENV)/bin/dynskip bench model --model ugsp-rife --size 720x1280 --frames 5 -o results/bench/model_ugsp_rife_720p.json --overwrite
 	$(VENV)/bin/dynskip bench model --model skipvsr --size 68x160 --frames 10 -o results/bench/model_skipvsr_272x640.json --overwrite
 

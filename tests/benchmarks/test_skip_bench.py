@@ -14,7 +14,8 @@ FIELDS |= {"rounds"}
 
 
 @pytest.mark.parametrize(
-    ("workload", "size", "depth"), [("basicvsr-trunk", (16, 24), 2), ("ugsp-decoder", (12, 20), 1)]
+    ("workload", "size", "depth"),
+    [("basicvsr-trunk", (16, 24), 2), ("ugsp-decoder", (12, 20), 1), ("skipvsr-v2-trunk", (16, 24), 2)],
 )
 def test_bench_rows(workload, size, depth):
     rows = run_engine_bench(workload, (1.0, 0.5), repeats=2, tile=8, size=size, depth=depth)
@@ -83,3 +84,20 @@ def test_bench_full_trunk_sparse_beats_dense_at_a_quarter():
     finally:
         torch.set_num_threads(threads)
     assert rows[0]["speedup"] > 2.0
+
+
+def test_shared_mask_workload_gives_every_block_the_same_mask():
+    from dynskip.benchmarks.engine import WORKLOAD_SPECS, _Workload
+
+    bench = _Workload(WORKLOAD_SPECS["skipvsr-v2-trunk"], torch.device("cpu"), 8, 0, (16, 24), 3)
+    masks = bench.masks(0.5, torch.Generator().manual_seed(0))
+    assert len(masks) == 3 and all(m is masks[0] for m in masks)
+    independent = _Workload(WORKLOAD_SPECS["basicvsr-trunk"], torch.device("cpu"), 8, 0, (16, 24), 3)
+    assert len({id(m) for m in independent.masks(0.5, torch.Generator().manual_seed(0))}) == 3
+
+
+def test_cli_lists_every_workload():
+    from dynskip.benchmarks.engine import WORKLOADS
+    from dynskip.cli.main import BENCH_WORKLOADS
+
+    assert BENCH_WORKLOADS == WORKLOADS

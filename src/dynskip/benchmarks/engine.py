@@ -68,12 +68,18 @@ class WorkloadSpec:
     depth: int
     tile: int  # chosen by measurement (experiments/engine_bench.md, tile sweep)
     head_channels: int = 0
+    shared_mask: bool = False  # one mask for every block (SkipVSR v2 decides per patch for a whole trunk)
 
 
 WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
     "basicvsr-trunk": WorkloadSpec("residual", channels=64, size=(180, 320), depth=30, tile=32),
     "ugsp-decoder": WorkloadSpec(
         "masked", channels=148, size=(64, 112), depth=5, tile=16, head_channels=4 + 32
+    ),
+    # SkipVSR v2's own execution: a trunk's 30 blocks under one patch mask, at the LR size of the
+    # unseen bikes clip (272x640 output), 16-px patches.
+    "skipvsr-v2-trunk": WorkloadSpec(
+        "residual", channels=64, size=(68, 160), depth=30, tile=16, shared_mask=True
     ),
 }
 WORKLOADS = tuple(WORKLOAD_SPECS)
@@ -114,9 +120,12 @@ class _Workload:
         self.size = (h, w)
         self.x = torch.randn(1, c, h, w, device=device).contiguous(memory_format=torch.channels_last)
         self.units = len(self.blocks) if spec.kind == "residual" else 1
+        self.shared_mask = spec.shared_mask
 
     def masks(self, fraction: float, gen: torch.Generator) -> list[Tensor]:
         grid = tile_grid_shape(*self.size, self.tile)
+        if self.shared_mask:
+            return [random_tile_mask(1, grid, fraction, gen, self.x.device)] * self.units
         return [random_tile_mask(1, grid, fraction, gen, self.x.device) for _ in range(self.units)]
 
     def dense(self) -> Tensor:

@@ -645,11 +645,16 @@ def _add_video_command(sub, name: str, help_text: str, default_model: str) -> ar
     return p
 
 
+# dynskip.benchmarks.engine.WORKLOADS, written here so that building the parser does not import torch
+# (tests/benchmarks/test_skip_bench.py checks the two agree).
+BENCH_WORKLOADS = ("basicvsr-trunk", "ugsp-decoder", "skipvsr-v2-trunk")
+
+
 def _add_bench(sub) -> None:
     p = _add_subcommand(sub, "bench", "benchmarks")
     bench = p.add_subparsers(dest="bench", required=True, parser_class=Parser)
     q = _add_subcommand(bench, "engine", "sparse engine vs dense, interleaved medians")
-    q.add_argument("--workload", default="basicvsr-trunk", choices=["basicvsr-trunk", "ugsp-decoder"])
+    q.add_argument("--workload", default="basicvsr-trunk", choices=BENCH_WORKLOADS)
     q.add_argument(
         "--fractions", type=_fractions, default=(1.0, 0.75, 0.5, 0.25, 0.1), help="active fractions"
     )

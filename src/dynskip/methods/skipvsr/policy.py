@@ -56,17 +56,19 @@ def estimator_features(lr_change: Tensor, stem_change: Tensor, step: int) -> Ten
 class ReuseErrorEstimator(nn.Module):
     """Predicted log reuse error per patch: a 1x1 conv over :func:`estimator_features`.
 
-    ``(B, 3, gh, gw) -> (B, 1, gh, gw)``. Four parameters, fitted by least squares on dense
-    trajectories (:mod:`dynskip.methods.skipvsr.labels`). The initial values are that fit on the
-    train ranges of the train clips, so an unfitted model already behaves sensibly.
+    ``(B, 3, gh, gw) -> (B, 1, gh, gw)``. Four parameters. The default is the LR change alone
+    (weights ``(1, 0, 0)``, bias 0): the policy then runs a patch whose flow-aligned LR change exceeds
+    ``error_ref`` at threshold 0.5. Phase 1 (:mod:`dynskip.methods.skipvsr.labels`) fits all four to
+    the hidden-state reuse error of dense trajectories; on the held-out footage that fit ranked
+    patches worse for output quality than the LR change alone (experiments/skipvsr/v2/README.md).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.linear = nn.Conv2d(3, 1, 1)
         with torch.no_grad():
-            self.linear.weight.copy_(torch.tensor([0.33, 0.54, 0.09]).view(1, 3, 1, 1))
-            self.linear.bias.fill_(0.13)
+            self.linear.weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1))
+            self.linear.bias.zero_()
 
     def forward(self, features: Tensor) -> Tensor:
         return self.linear(features)
