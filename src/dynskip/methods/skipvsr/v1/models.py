@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dynskip.archs.skipvsr_arch import SkipVSR
+from dynskip.methods.skipvsr.v1.arch import SkipVSR
 from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
 from dynskip.models.checkpoint import (
     CheckpointMismatchError,
@@ -35,7 +35,7 @@ from dynskip.models.registry import PretrainedModel, register_model, resolve_wei
 FORMAT = "skipvsr-v1"
 ESTIMATOR_PREFIXES = ("backward_estimator.", "forward_estimator.")
 CONFIG_KEYS = ("num_feat", "num_block", "num_groups", "tile", "hidden", "temporal_align")
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 SHIPPED = {"reds4": CHECKPOINT_DIR / "skipvsr_reds4.pt"}
 
 
@@ -166,7 +166,7 @@ def skipvsr(
     temperature: float = 2.0 / 3.0,
     backbone: str | None = None,
 ) -> SkipVSR:
-    """SkipVSR x4 (see :class:`~dynskip.archs.skipvsr_arch.SkipVSR`).
+    """SkipVSR x4 (see :class:`~dynskip.methods.skipvsr.v1.arch.SkipVSR`).
 
     ``threshold`` and ``execution_mode`` set the test-time knobs, ``budget`` the training target
     density, ``temperature`` the Gumbel temperature; ``backbone`` (e.g. ``"reds4"``) loads
