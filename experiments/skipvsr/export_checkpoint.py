@@ -9,8 +9,8 @@ import argparse
 
 import torch
 
+from dynskip.methods.skipvsr.v1.models import export_skipvsr_checkpoint
 from dynskip.models import build_model
-from dynskip.models.skipvsr import export_skipvsr_checkpoint
 
 
 def main() -> None:

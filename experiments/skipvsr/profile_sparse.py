@@ -22,7 +22,7 @@ import time
 import torch
 from evaluate import load_clip
 
-from dynskip.archs.skipvsr_arch import SkipVSR
+from dynskip.methods.skipvsr.v1.arch import SkipVSR
 from dynskip.models import build_model
 from dynskip.skip import fallback
 from dynskip.skip.protocol import execution_mode

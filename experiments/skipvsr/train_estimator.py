@@ -22,9 +22,9 @@ import torch.nn.functional as F
 from dynskip.assets import asset_path
 from dynskip.data.degrade import bi_degrade
 from dynskip.data.video import read_video
+from dynskip.methods.skipvsr.v1.models import export_skipvsr_checkpoint
+from dynskip.methods.skipvsr.v1.objective import reuse_error_labels, taylor_labels
 from dynskip.models import build_model
-from dynskip.models.skipvsr import export_skipvsr_checkpoint
-from dynskip.tasks.skipvsr_objective import reuse_error_labels, taylor_labels
 
 AUGMENTS = {
     "id": lambda x: x,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dynskip.archs.skipvsr_arch import SkipVSR
+from dynskip.methods.skipvsr.v1.arch import SkipVSR
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
 

@@ -10,7 +10,7 @@ from dynskip.config import config_dir
 from dynskip.models import build_model, get_entry
 from dynskip.models.registry import constructor_parameters
 
-PASS_THROUGH = ("basicvsr", "rife", "ugsp", "ugsp-rife")
+PASS_THROUGH = ("basicvsr", "rife", "skipvsr", "ugsp", "ugsp-rife")
 
 
 @pytest.mark.parametrize("name", PASS_THROUGH)
@@ -25,6 +25,9 @@ def test_the_class_defaults_reach_the_model() -> None:
     ugsp, rife = build_model("ugsp"), build_model("ugsp-rife")
     assert (ugsp.threshold, ugsp.execution_mode, ugsp.budget, ugsp.temperature) == (0.5, "sparse", 0.35, 1.0)
     assert (rife.threshold, rife.execution_mode, rife.budget) == (0.5, "sparse", 0.5)
+    vsr = build_model("skipvsr", num_feat=8, num_block=2, num_groups=2, hidden=4)
+    assert (vsr.threshold, vsr.execution_mode, vsr.budget, vsr.temperature) == (0.5, "sparse", 0.5, 2.0 / 3.0)
+    assert (vsr.tile, vsr.temporal_align, vsr.engine_mode, vsr.refresh) == (8, True, "auto", True)
 
 
 @pytest.mark.parametrize("name", PASS_THROUGH)

@@ -75,13 +75,15 @@ def resolve_weights(name: str, weights: str | Path) -> Path:
 
 
 def constructor_parameters(constructor: Callable[..., nn.Module]) -> Mapping[str, inspect.Parameter]:
-    """The arguments ``constructor`` takes: its own, or for a pass-through entry (``**kwargs`` only)
-    those of the class its return annotation names."""
+    """The arguments ``constructor`` takes: its own, and for a pass-through entry (``**kwargs``) those
+    of the class its return annotation names (after the entry's own named ones, e.g. ``skipvsr``'s
+    ``backbone``, which the entry handles itself)."""
     params = inspect.signature(constructor).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         returned = typing.get_type_hints(constructor).get("return")
         if isinstance(returned, type):
-            return inspect.signature(returned).parameters
+            own = {n: p for n, p in params.items() if p.kind is not inspect.Parameter.VAR_KEYWORD}
+            return {**own, **inspect.signature(returned).parameters}
     return params
 
 

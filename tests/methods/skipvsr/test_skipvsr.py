@@ -9,7 +9,7 @@ import torch
 
 import dynskip.skip.engine as engine
 from dynskip.archs.basicvsr_arch import BasicVSR
-from dynskip.archs.skipvsr_arch import ConfidenceEstimator, SkipVSR
+from dynskip.methods.skipvsr.v1.arch import ConfidenceEstimator, SkipVSR
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkippingModel, execution_mode

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from dynskip.config import compose_config
+from dynskip.methods.skipvsr.v1.models import SHIPPED, export_skipvsr_checkpoint
+from dynskip.methods.skipvsr.v1.objective import SkipVSRObjective, taylor_labels
 from dynskip.models import build_model
-from dynskip.models.skipvsr import SHIPPED, export_skipvsr_checkpoint
 from dynskip.skip.protocol import execution_mode
-from dynskip.tasks.skipvsr_objective import SkipVSRObjective, taylor_labels
 from dynskip.train import train
 
 # A tiny SkipVSR (no official backbone) on the synthetic clips, through the real experiment config.

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from dynskip.archs.skipvsr_arch import SkipVSR
+from dynskip.methods.skipvsr.v1.arch import SkipVSR
 from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
 from dynskip.models.checkpoint import (
     CheckpointMismatchError,
@@ -35,7 +35,7 @@ from dynskip.models.registry import PretrainedModel, register_model, resolve_wei
 FORMAT = "skipvsr-v1"
 ESTIMATOR_PREFIXES = ("backward_estimator.", "forward_estimator.")
 CONFIG_KEYS = ("num_feat", "num_block", "num_groups", "tile", "hidden", "temporal_align")
-CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[3] / "checkpoints"
 SHIPPED = {"reds4": CHECKPOINT_DIR / "skipvsr_reds4.pt"}
 
 
@@ -149,45 +149,13 @@ def _shipped(name: str):
     load_weights=load_skipvsr_weights,
     pretrained={name: _shipped(name) for name in SHIPPED},
 )
-def skipvsr(
-    num_feat: int = 64,
-    num_block: int = 30,
-    num_groups: int = 30,
-    tile: int = 8,
-    hidden: int = 48,
-    temporal_align: bool = True,
-    engine_mode: str = "auto",
-    refresh: bool = True,
-    calibrate_cutover: bool = True,
-    max_stale: int = 1,
-    threshold: float = 0.5,
-    execution_mode: str = "sparse",
-    budget: float = 0.5,
-    temperature: float = 2.0 / 3.0,
-    backbone: str | None = None,
-) -> SkipVSR:
-    """SkipVSR x4 (see :class:`~dynskip.archs.skipvsr_arch.SkipVSR`).
+def skipvsr(backbone: str | None = None, **kwargs: Any) -> SkipVSR:
+    """SkipVSR x4 (:class:`~dynskip.methods.skipvsr.v1.arch.SkipVSR`); keyword arguments pass through.
 
-    ``threshold`` and ``execution_mode`` set the test-time knobs, ``budget`` the training target
-    density, ``temperature`` the Gumbel temperature; ``backbone`` (e.g. ``"reds4"``) loads
-    official BasicVSR weights into the backbone when no SkipVSR ``weights`` are given (training start).
+    ``backbone`` (e.g. ``"reds4"``) loads official BasicVSR weights into the backbone when no SkipVSR
+    ``weights`` are given (training start).
     """
-    model = SkipVSR(
-        num_feat=num_feat,
-        num_block=num_block,
-        num_groups=num_groups,
-        tile=tile,
-        hidden=hidden,
-        temporal_align=temporal_align,
-        engine_mode=engine_mode,
-        refresh=refresh,
-        calibrate_cutover=calibrate_cutover,
-        max_stale=max_stale,
-    )
-    model.threshold = threshold
-    model.execution_mode = execution_mode
-    model.budget = budget
-    model.temperature = temperature
+    model = SkipVSR(**kwargs)
     if backbone is not None:
         load_backbone(model, backbone)
     return model

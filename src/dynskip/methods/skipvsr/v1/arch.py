@@ -135,6 +135,11 @@ class SkipVSR(SkipKnobs, BasicVSR):
             and thread count on this model's own block (random masks, so content-independent) instead
             of the engine's default, which was measured on large frames and 32-px tiles: small LR
             frames with 8-px tiles pay relatively more halo and bookkeeping, so dense wins earlier.
+        threshold: test-time knob: a (tile, group) runs where ``sigmoid(logit) > threshold`` (0 = all
+            active = dense BasicVSR).
+        execution_mode: ``"dense"``, ``"train"``, ``"masked"`` or ``"sparse"`` (see the module docstring).
+        budget: training target of the cost-weighted active fraction of the trunk blocks.
+        temperature: Gumbel-sigmoid temperature of ``"train"`` execution.
     """
 
     def __init__(
@@ -149,6 +154,10 @@ class SkipVSR(SkipKnobs, BasicVSR):
         refresh: bool = True,
         calibrate_cutover: bool = True,
         max_stale: int = 1,
+        threshold: float = 0.5,
+        execution_mode: str = "sparse",
+        budget: float = 0.5,
+        temperature: float = 2.0 / 3.0,
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)
         if num_block % num_groups:
@@ -169,10 +178,8 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.calibrate_cutover = calibrate_cutover
         self.backward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
         self.forward_estimator = ConfidenceEstimator(num_feat, num_groups, hidden)
-        self.execution_mode = "sparse"
-        self.threshold = 0.5
-        self.temperature = 2.0 / 3.0
-        self.budget = 0.5
+        self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
+        self.temperature = temperature
         self.recorder = SkipRecorder(self.skip_units())
         # Set by training objectives: a callable (direction, frame_index, logits) -> masks overriding the
         # estimator's decisions (used to read per-tile contributions from the dense model as gradients).
