@@ -17,6 +17,7 @@ CPU_SIZED = {
     "experiment=demo",
     "experiment=skipvsr_video",
     "experiment=skipvsr_video_finetune",
+    "experiment=skipvsr_v2_footage",
     "experiment=ugsp_rife_video",
     "experiment=ugsp_rife_video_mixed",
     "experiment=ugsp_rife_video_uncertainty",

@@ -1,6 +1,6 @@
 """Export a SkipVSR v2 training checkpoint (Lightning) to the small skipvsr-v2 format (fp16 deltas).
 
-    python experiments/skipvsr/v2/export.py RUN/checkpoints/last.ckpt OUT.pt [--patch 16]
+python experiments/skipvsr/v2/export.py RUN/checkpoints/last.ckpt OUT.pt [--patch 16]
 """
 
 from __future__ import annotations
