@@ -131,7 +131,10 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         """:func:`estimator_features` of this step against the previous one (not at a first step)."""
         flow, _ = self._flows_to_previous(frame_index, direction)
         lr_change = patch_change(x_i, self._clip["lr"][:, self._step["prev"]], flow, self.patch)
-        stem_change = patch_change(stem, self._step["prev_stem"], flow, self.patch)
+        if self.policy.estimator.reads_stem_change or self._trace is not None:
+            stem_change = patch_change(stem, self._step["prev_stem"], flow, self.patch)
+        else:  # weight 0: the value cannot matter, so its warp is not paid
+            stem_change = torch.zeros_like(lr_change)
         return estimator_features(lr_change, stem_change, self._step["count"])
 
     def decide(self, x_i: Tensor, stem: Tensor, frame_index: int, direction: Direction) -> Tensor:

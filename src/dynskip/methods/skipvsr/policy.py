@@ -70,6 +70,11 @@ class ReuseErrorEstimator(nn.Module):
             self.linear.weight.copy_(torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1))
             self.linear.bias.zero_()
 
+    @property
+    def reads_stem_change(self) -> bool:
+        """Whether the stem-change feature has any weight (its 64-channel warp is the costly one)."""
+        return bool(self.linear.weight[0, 1].detach() != 0)
+
     def forward(self, features: Tensor) -> Tensor:
         return self.linear(features)
 
