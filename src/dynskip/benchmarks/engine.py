@@ -117,6 +117,9 @@ class _Workload:
             modules = [*self.layers, self.head]
         for m in modules:
             m.to(device).eval().requires_grad_(False)
+        if spec.kind == "residual":  # as BasicVSR's trunks hold them: no weight reorder per tile call
+            for m in modules:
+                m.to(memory_format=torch.channels_last)
         self.size = (h, w)
         self.x = torch.randn(1, c, h, w, device=device).contiguous(memory_format=torch.channels_last)
         self.units = len(self.blocks) if spec.kind == "residual" else 1
