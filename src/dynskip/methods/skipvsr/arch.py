@@ -23,7 +23,7 @@ Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision pe
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.methods.skipvsr.policy import (
@@ -40,6 +40,11 @@ from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit,
 from dynskip.skip.tiles import tile_statistics
 
 HALO = 2  # a residual block is two 3x3 convs
+
+
+def block_layers(trunk: ConvResidualBlocks) -> list[list[nn.Module]]:
+    """Each residual block of ``trunk`` as the engine's ``[conv1, relu, conv2]`` steps."""
+    return [[block.conv1, block.relu, block.conv2] for block in trunk.residual_blocks]
 
 
 class SkipVSRv2(SkipKnobs, BasicVSR):
@@ -206,7 +211,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             return feat_prop
         m = pixel_mask(run, self.patch, tuple(stem.shape[-2:])) > 0.5
         x = torch.where(m, stem, feat_prop).contiguous(memory_format=torch.channels_last)
-        layers = [[block.conv1, block.relu, block.conv2] for block in trunk.residual_blocks]
+        layers = block_layers(trunk)
         return residual_skip_chain(x, layers, [plan] * len(layers), self.engine_mode)
 
     def _record(
@@ -222,10 +227,11 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         hw = tuple(stem.shape[-2:])
         b = stem.shape[0]
         self.recorder.record(f"{name}.stem", 1.0, out_hw=hw, batch=b)
-        layers = [[blk.conv1, blk.relu, blk.conv2] for blk in trunk.residual_blocks]
+        layers = block_layers(trunk)
         sparse = self.execution_mode == "sparse" and not plan.is_full
         sparse = sparse and residual_runs_sparse(plan, stem, self.engine_mode)
-        actual = float(sum(residual_skip_macs(lay, plan, sparse=sparse) for lay in layers))
+        # The blocks are alike and share the plan: one block's count times their number.
+        actual = float(len(layers) * residual_skip_macs(layers[0], plan, sparse=sparse))
         self.recorder.record(f"{name}.blocks", run, out_hw=hw, tile=self.patch, actual_macs=actual)
         self._clip["masks"].setdefault(name, {})[i] = run.detach()
         self._clip["run"][i] += run.detach().mean()
