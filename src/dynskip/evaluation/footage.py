@@ -30,13 +30,22 @@ from dynskip.utils.timing import interleaved_median
 class Workload:
     """One evaluation pass: ``run()`` returns predictions aligned with ``targets`` ``(N, 3, H, W)``.
 
-    ``reports`` collects the skip report of every forward of the last ``run()`` (skipping models).
+    ``reports`` collects the skip report of every forward of the last ``run()`` (skipping models);
+    ``prepare()`` calibrates a skipping model for these inputs (untimed, before any counted pass).
     """
 
     run: Callable[[], Tensor]
     targets: Tensor
     inputs_desc: str
     reports: list = field(default_factory=list)
+    prepare: Callable[[], None] = lambda: None
+
+
+def _calibrator(model: nn.Module, *inputs: Tensor) -> Callable[[], None]:
+    """``model.calibrate(*inputs)`` for a skipping model (:meth:`SkipKnobs.calibrate`), else nothing."""
+    if not isinstance(model, SkippingModel) or not hasattr(model, "calibrate"):
+        return lambda: None
+    return lambda: model.calibrate(*inputs)
 
 
 def _collect(model: nn.Module, reports: list) -> None:
@@ -64,7 +73,9 @@ def vsr_workload(
         _collect(model, work.reports)
         return out
 
-    work = Workload(run, gt, f"{degradation.upper()} x{scale} of {tuple(gt.shape)}")
+    work = Workload(
+        run, gt, f"{degradation.upper()} x{scale} of {tuple(gt.shape)}", prepare=_calibrator(model, lq)
+    )
     return work
 
 
@@ -84,7 +95,8 @@ def vfi_workload(model: nn.Module, frames: Tensor, device: str) -> Workload:
             _collect(model, work.reports)
         return torch.cat(outs).float().clamp(0, 1).cpu()
 
-    work = Workload(run, frames[idx], f"{len(idx)} odd frames from their neighbours")
+    desc = f"{len(idx)} odd frames from their neighbours"
+    work = Workload(run, frames[idx], desc, prepare=_calibrator(model, img0[:1], img1[:1]))
     return work
 
 
@@ -213,7 +225,7 @@ def _with_progress(modes: dict, progress: Progress, task_id: int) -> dict:
             progress.advance(task_id)
             return out
 
-        return Workload(run, work.targets, work.inputs_desc, work.reports)
+        return Workload(run, work.targets, work.inputs_desc, work.reports, work.prepare)
 
     return {name: (counted(w), ctx) for name, (w, ctx) in modes.items()}
 
@@ -322,6 +334,9 @@ def _score_modes(modes: dict, task: str, n_out: int, is_skip: bool) -> dict[str,
                     pred = mode_work.run()
                 results[name] = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
                 continue
+            if name == "model":
+                with torch.inference_mode():
+                    mode_work.prepare()
             pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
             scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
             results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}

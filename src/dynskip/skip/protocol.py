@@ -203,6 +203,11 @@ class SkipKnobs:
     # loaders; ``None``: the model's own dense mode.
     dense_reference = None
 
+    def calibrate(self, *example_inputs: Tensor) -> None:
+        """Measure execution choices (e.g. the tile engine's cut-over) for inputs shaped like
+        ``example_inputs``, the forward's arguments. Call it before timing, never inside a forward;
+        an uncalibrated model uses the engine's defaults. This default measures nothing."""
+
     @property
     def temperature(self) -> float:
         return self._temperature
