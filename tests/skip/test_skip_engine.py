@@ -423,3 +423,15 @@ def test_calibrate_fallback_caches_per_shape():
     with pytest.raises(ValueError, match="kind must be one of"):
         calibrate_fallback("conv", res_block(4), x, tile=8)
     clear_fallback_cache()
+
+
+def test_calibrate_fallback_races_a_chain_of_blocks_under_one_plan():
+    clear_fallback_cache()
+    x = torch.randn(1, 4, 16, 16)
+    cut = calibrate_fallback("residual", res_block(4), x, tile=8, fractions=(1.0, 0.5), repeats=1, blocks=3)
+    assert cut == dense_above("residual", random_plan(1, 16, 16, 8, 0.5), 4, x)
+    with pytest.raises(ValueError, match="blocks must be >= 1"):
+        calibrate_fallback("residual", res_block(4), x, tile=8, blocks=0)
+    with pytest.raises(ValueError, match="1 unless kind is 'residual'"):
+        calibrate_fallback("masked", conv_prelu_chain(4, 4, 2), x, tile=8, blocks=2)
+    clear_fallback_cache()

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from dynskip.skip.engine import masked_chain, residual_skip
+from dynskip.skip.engine import masked_chain, residual_skip_chain
 from dynskip.skip.fallback import CUTOVERS, DEFAULT_DENSE_ABOVE, cutover_key
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.tiles import random_tile_mask, tile_grid_shape
@@ -31,6 +31,7 @@ def calibrate_fallback(
     fractions: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
     repeats: int = 3,
     seed: int = 0,
+    blocks: int = 1,
 ) -> float:
     """Measure and cache the cut-over for ``layers`` on inputs shaped like ``x``; returns it.
 
@@ -38,12 +39,23 @@ def calibrate_fallback(
     sparse runs are interleaved, ``repeats`` each per fraction after one warm-up round, medians
     compared. The cut-over is where sparse/dense crosses 1 (linear between grid points); ``inf`` when
     sparse wins even at the highest fraction measured, the lowest fraction when it never wins.
+    ``blocks > 1`` (``"residual"`` only) races a chain of that many applications of ``layers`` under
+    one plan, as a model that runs one mask through many blocks does: the sparse path then pays its
+    canvas entry and exit once per chain, not once per block.
     """
     if kind not in DEFAULT_DENSE_ABOVE:
         raise ValueError(f"kind must be one of {sorted(DEFAULT_DENSE_ABOVE)}, got {kind!r}")
     if repeats < 1 or not fractions or not all(0.0 < f <= 1.0 for f in fractions):
         raise ValueError(f"need repeats >= 1 and fractions in (0, 1], got {repeats}, {tuple(fractions)}")
-    run = residual_skip if kind == "residual" else masked_chain
+    if blocks < 1 or (blocks > 1 and kind != "residual"):
+        raise ValueError(f"blocks must be >= 1, and 1 unless kind is 'residual'; got {blocks} for {kind!r}")
+    if kind == "masked":
+        run = masked_chain
+    else:
+
+        def run(x: Tensor, layers, plan: TilePlan, mode: str) -> Tensor:
+            return residual_skip_chain(x, [layers] * blocks, [plan] * blocks, mode)
+
     b, c, h, w = x.shape
     gen = torch.Generator().manual_seed(seed)
     ratios = []
@@ -65,11 +77,12 @@ def ensure_calibrated(
     x: Tensor,
     tile: int,
     fractions: Sequence[float] = (1.0, 0.9, 0.8, 0.7, 0.6),
+    blocks: int = 1,
 ) -> float:
     """The cached cut-over for inputs shaped like ``x``, measured by :func:`calibrate_fallback` if new."""
     b, c, h, w = x.shape
     cutover = CUTOVERS.get(cutover_key(kind, b, c, h, w, tile, x))
-    return calibrate_fallback(kind, layers, x, tile, fractions) if cutover is None else cutover
+    return calibrate_fallback(kind, layers, x, tile, fractions, blocks=blocks) if cutover is None else cutover
 
 
 def _crossing(ratios: list[tuple[float, float]]) -> float:

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_DENSE_ABOVE",
     "CutoverCache",
     "clear_fallback_cache",
+    "cutover_for",
     "cutover_key",
     "dense_above",
 ]
@@ -58,10 +59,15 @@ class CutoverCache:
 CUTOVERS = CutoverCache()
 
 
-def dense_above(kind: str, plan, channels: int, x: Tensor) -> float:
-    """Active fraction at or above which ``mode="auto"`` runs ``kind`` densely."""
-    cutover = CUTOVERS.get(cutover_key(kind, plan.batch, channels, plan.height, plan.width, plan.tile, x))
+def cutover_for(kind: str, batch: int, channels: int, h: int, w: int, tile: int, x: Tensor) -> float:
+    """Active fraction at or above which ``mode="auto"`` runs ``kind`` densely on such inputs."""
+    cutover = CUTOVERS.get(cutover_key(kind, batch, channels, h, w, tile, x))
     return DEFAULT_DENSE_ABOVE[kind] if cutover is None else cutover
+
+
+def dense_above(kind: str, plan, channels: int, x: Tensor) -> float:
+    """:func:`cutover_for` the inputs of ``plan`` (a :class:`~dynskip.skip.plan.TilePlan`)."""
+    return cutover_for(kind, plan.batch, channels, plan.height, plan.width, plan.tile, x)
 
 
 def clear_fallback_cache() -> None:

@@ -13,6 +13,7 @@ from dynskip.methods.skipvsr.models import export_skipvsr_v2_checkpoint, load_sk
 from dynskip.methods.skipvsr.policy import ReusePolicy, patch_occlusion
 from dynskip.models import build_model
 from dynskip.models.checkpoint import CheckpointMismatchError
+from dynskip.skip.fallback import CUTOVERS, clear_fallback_cache, cutover_key
 from dynskip.train import train
 
 TINY = {"num_feat": 8, "num_block": 3, "patch": 8}
@@ -119,6 +120,77 @@ def test_policy_runs_stale_and_occluded_patches_whatever_the_estimate():
     stale = torch.tensor([[[[0.0, 0.0, 2.0]]]])
     assert policy(logits, occlusion, stale, 0.5).flatten().tolist() == [0.0, 1.0, 1.0]
     assert policy(logits, occlusion, stale, 0.0).flatten().tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.fixture
+def cutover_cache():
+    """Store cut-overs for a test; the engine's cache is emptied afterwards."""
+
+    def store(model: SkipVSRv2, lr: torch.Tensor, value: float) -> None:
+        b, _, _, h, w = lr.shape
+        x = lr.new_empty(0)  # only its device and dtype enter the key
+        CUTOVERS.store(cutover_key("residual", b, model.num_feat, h, w, model.patch, x), value)
+
+    yield store
+    clear_fallback_cache()
+
+
+def left_half_moving(t: int = 5) -> torch.Tensor:
+    """``(1, t, 3, 16, 32)``: the left half of the frame changes every step, the right half is static."""
+    torch.manual_seed(2)
+    lr = torch.rand(1, 1, 3, 16, 32).repeat(1, t, 1, 1, 1)
+    lr[:, :, :, :, :16] = torch.rand(1, t, 3, 16, 16)
+    return lr
+
+
+def step_fractions(model: SkipVSRv2) -> list[float]:
+    frames = model.skip_report().maps["frames/backward_trunk"]  # (T, 1, gh, gw), first step all ones
+    return [float(f.mean()) for f in frames[:-1]]  # the backward direction's first step is the last frame
+
+
+def test_calibrate_stores_the_cutover_that_decisions_read():
+    model = tiny(cls=FixedFlows)
+    lr = left_half_moving()
+    clear_fallback_cache()
+    try:
+        model.calibrate(lr)
+        key = cutover_key("residual", 1, model.num_feat, 16, 32, model.patch, lr)
+        assert CUTOVERS.get(key) is not None and CUTOVERS.get(key) >= 0.2
+        sparse_only = tiny(cls=FixedFlows, engine_mode="sparse")
+        clear_fallback_cache()
+        sparse_only.calibrate(lr)  # the forced tile engine reads no cut-over: nothing measured
+        assert len(CUTOVERS) == 0
+    finally:
+        clear_fallback_cache()
+
+
+@pytest.mark.parametrize(("cutover", "expected"), [(0.6, 0.5), (0.5, 1.0)])
+def test_a_step_whose_running_share_reaches_the_cutover_runs_every_patch(cutover_cache, cutover, expected):
+    lr = left_half_moving()
+    outputs = {}
+    for mode in ("masked", "sparse"):
+        model = tiny(cls=FixedFlows, execution_mode=mode)
+        cutover_cache(model, lr, cutover)
+        with torch.no_grad():
+            outputs[mode] = model(lr)
+        assert step_fractions(model) == [expected] * 4
+    torch.testing.assert_close(outputs["sparse"], outputs["masked"], atol=1e-5, rtol=0)
+
+
+def test_policy_is_off_where_tiles_never_pay_and_on_in_training(cutover_cache):
+    lr = left_half_moving()
+    model = tiny(error_ref=1e6, max_stale=10)  # would reuse every patch the occlusion check allows
+    dense = BasicVSR(num_feat=8, num_block=3).eval()
+    dense.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("policy.")})
+    cutover_cache(model, lr, 0.2)  # tiles lost even at the lowest fraction calibrate() races
+    with torch.no_grad():
+        assert torch.equal(model(lr), dense(lr))
+    assert float(model.skip_report().density(prunable_only=True)) == 1.0
+    model = tiny(cls=FixedFlows, error_ref=1e6, max_stale=10)
+    model.train()
+    model.execution_mode = "train"  # training learns the policy's own decisions: no execution rule
+    model(lr)
+    assert float(model.skip_report().density(prunable_only=True)) < 1.0
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,14 @@ runs the running patches through the shared tile engine
 (:func:`dynskip.skip.engine.residual_skip_chain`, one plan per step for all blocks), equal to
 ``"masked"`` up to float rounding with no compute on reused patches.
 
+Execution-aware decisions (inference with ``engine_mode="auto"``, in ``"sparse"`` and ``"masked"``
+alike, so both make the same decisions): a step whose share of running patches reaches the engine's
+cut-over for this frame size runs every patch (the tile path would not pay, and reusing then saves
+nothing); where :meth:`SkipVSRv2.calibrate` measured that tiles never pay at this size (cut-over at or
+below the lowest fraction it races, e.g. a 3x3 patch grid), the policy is off and the model is
+BasicVSR, with no policy work. Cut-overs come from :data:`dynskip.skip.fallback.CUTOVERS`: measured by
+``calibrate()`` (before timing, never inside forward), the engine's default otherwise.
+
 Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision per patch) and
 ``<trunk>.stem``; maps ``mask/<trunk>`` (last frame) and ``frames/<trunk>`` (every frame).
 """
@@ -26,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
+from dynskip.benchmarks.calibration import ensure_calibrated
 from dynskip.methods.skipvsr.policy import (
     ReusePolicy,
     estimator_features,
@@ -35,11 +44,16 @@ from dynskip.methods.skipvsr.policy import (
 )
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain
+from dynskip.skip.fallback import cutover_for
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
 from dynskip.skip.tiles import tile_statistics
 
 HALO = 2  # a residual block is two 3x3 convs
+# Active fractions calibrate() races the tile path at; tiles losing even at the lowest turn the policy off.
+CALIBRATION_FRACTIONS = (1.0, 0.8, 0.6, 0.4, 0.2)
+# Blocks per calibration chain: enough to spread the canvas entry and exit as a 30-block trunk does.
+CALIBRATION_BLOCKS = 8
 
 
 def block_layers(trunk: ConvResidualBlocks) -> list[list[nn.Module]]:
@@ -102,6 +116,36 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
     def skip_report(self) -> SkipReport:
         return self.recorder.report()
 
+    def calibrate(self, lr: Tensor) -> None:
+        """Measure the tile engine's cut-over for clips shaped like ``lr`` ``(B, T, 3, h, w)``.
+
+        Races dense against tiled runs of a chain of this model's residual blocks under one patch
+        mask (:func:`~dynskip.benchmarks.calibration.ensure_calibrated`, cached per shape, device,
+        dtype and thread count). Untimed; call it before timing. Only ``engine_mode="auto"`` reads it.
+        """
+        if self.engine_mode != "auto":
+            return
+        b, _, _, h, w = lr.shape
+        x = torch.randn(b, self.num_feat, h, w, device=lr.device, dtype=lr.dtype)
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            ensure_calibrated(
+                "residual",
+                block_layers(self.forward_trunk)[0],
+                x,
+                self.patch,
+                CALIBRATION_FRACTIONS,
+                blocks=CALIBRATION_BLOCKS,
+            )
+
+    def _cutover(self, stem: Tensor) -> float | None:
+        """Share of running patches at or above which a step runs every patch; ``None``: no such rule
+        (training, or the tile engine forced with ``engine_mode="sparse"``)."""
+        if self.training or self.engine_mode != "auto":
+            return None
+        b, c, h, w = stem.shape
+        return cutover_for("residual", b, c, h, w, self.patch, stem)
+
     # --- forward ---------------------------------------------------------------------------------
     def forward(self, lr: Tensor) -> Tensor:
         b, t = lr.shape[:2]
@@ -146,12 +190,16 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         """``(B, 1, gh, gw)`` run mask of this step; all ones at a direction's first step, in dense mode."""
         b, _, h, w = x_i.shape
         stale = self._step["stale"]
-        if stale is None or self.execution_mode == "dense" or self.threshold <= 0.0:
+        cutover = self._cutover(stem)
+        policy_off = cutover is not None and cutover <= CALIBRATION_FRACTIONS[-1]
+        if stale is None or self.execution_mode == "dense" or self.threshold <= 0.0 or policy_off:
             run = x_i.new_ones(b, 1, -(-h // self.patch), -(-w // self.patch))
         else:
             logits = self.policy.logits(self.features(x_i, stem, frame_index, direction))
             flow, reverse = self._flows_to_previous(frame_index, direction)
             run = self.policy(logits, patch_occlusion(flow, reverse, self.patch), stale, self.threshold)
+            if cutover is not None and float(run.mean()) >= cutover:
+                run = torch.ones_like(run)
         self._step["stale"] = torch.zeros_like(run) if stale is None else (1 - run) * (stale + 1)
         return run
 
