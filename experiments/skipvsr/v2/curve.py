@@ -66,6 +66,7 @@ def main() -> None:
             )
             model.eval().execution_mode, model.threshold = "masked", thr
             work = vsr_workload(model, gt, "cpu")
+            work.prepare()  # calibrate(): decisions read the measured cut-over, as in dynskip evaluate
             q = quality(work.run(), work.targets)["psnr"]
             row = dict(
                 clip=clip, frames=len(gt), patch=patch, max_stale=stale, occlusion_bound=bound, error_ref=ref
