@@ -83,7 +83,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
         engine_mode: str = "auto",
-        threshold: float = 0.5,
+        threshold: float = 0.3,
         execution_mode: str = "sparse",
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)

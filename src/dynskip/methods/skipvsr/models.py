@@ -106,6 +106,11 @@ def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
     load_state_dict_strict(model, {**state, **policy}, source=str(path))
 
 
+# The shipped fine-tune (experiments/skipvsr/v2/README.md, round 2): REDS4 backbone + fp16 deltas of
+# phase 2 on the footage pool, selected on held-out train-clip ranges before any unseen measurement.
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "skipvsr_v2_footage.pt"
+
+
 def _official(asset: str):
     return lambda: resolve_weights("basicvsr", asset)
 
@@ -114,7 +119,7 @@ def _official(asset: str):
     "skipvsr-v2",
     task="vsr",
     load_weights=load_skipvsr_v2_weights,
-    pretrained={name: _official(name) for name in PRETRAINED_ASSETS},
+    pretrained={"footage": lambda: SHIPPED, **{name: _official(name) for name in PRETRAINED_ASSETS}},
 )
 def skipvsr_v2(**kwargs: Any) -> SkipVSRv2:
     """SkipVSR v2 x4 (:class:`~dynskip.methods.skipvsr.arch.SkipVSRv2`); keyword arguments pass through."""
