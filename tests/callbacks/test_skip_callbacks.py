@@ -19,9 +19,9 @@ from dynskip.callbacks.skip import (
     latency_probe,
 )
 from dynskip.methods.ugsp.schedules import UGSPTemperature
-from dynskip.skip.losses import budget_loss
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit
-from dynskip.skip.relax import GumbelGate
+from dynskip.skiptrain.losses import budget_loss
+from dynskip.skiptrain.relax import GumbelGate
 from dynskip.utils.images import normalise_map
 
 H = W = 8

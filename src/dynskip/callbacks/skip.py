@@ -18,7 +18,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from dynskip.skip.protocol import EXECUTION_MODES, SkippingModel, SkipReport, execution_mode
-from dynskip.skip.schedules import BudgetSchedule, TemperatureSchedule
+from dynskip.skiptrain.schedules import BudgetSchedule, TemperatureSchedule
 from dynskip.utils.images import log_image, make_row, normalise_map, overlay_map, save_png
 from dynskip.utils.timing import interleaved_median
 

@@ -22,7 +22,7 @@ Execution modes:
 
 - ``"train"``: soft (relaxed) masks multiply dense features; fractions are differentiable. The
   convention: while ``module.training`` is ``False`` a model in this mode behaves as ``"masked"``
-  (deterministic hard masks from ``threshold``), as :class:`dynskip.skip.relax.GumbelGate` does.
+  (deterministic hard masks from ``threshold``), as :class:`dynskip.skiptrain.relax.GumbelGate` does.
 - ``"dense"``: every unit active everywhere (the baseline).
 - ``"sparse"``: hard masks executed through the tile engine (the fast path).
 - ``"masked"``: hard masks emulated densely (same numbers as ``"sparse"``, dense speed).

@@ -30,7 +30,7 @@ from dynskip.methods.ugsp.labels import (
     uncertainty_to_labels,
 )
 from dynskip.methods.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
-from dynskip.skip.losses import budget_loss, mask_label_loss
+from dynskip.skiptrain.losses import budget_loss, mask_label_loss
 from dynskip.utils.checks import check_choice
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from dynskip.skip.engine import masked_chain, masked_chain_dense
 from dynskip.skip.plan import TilePlan
-from dynskip.skip.relax import gumbel_softmax
+from dynskip.skiptrain.relax import gumbel_softmax
 
 KEEP = 1  # index of the "keep" class of the 2-logit heads (class 0 = prune), as UGSP's argmax
 _INIT_KEEP_LOGIT = 3.0  # heads start with p_keep ~ 0.998: an untrained model behaves as dense

@@ -48,8 +48,8 @@ from dynskip.skip.engine import (
 )
 from dynskip.skip.plan import TilePlan
 from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
-from dynskip.skip.relax import gumbel_sigmoid
 from dynskip.skip.tiles import tile_statistics, tile_to_pixel
+from dynskip.skiptrain.relax import gumbel_sigmoid
 
 CUTOVER_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # active fractions the dense cut-over is measured at
 HALO = 2  # a residual block is two 3x3 convs: an output tile reads 2 pixels of its input around it
