@@ -252,6 +252,14 @@ class SkipKnobs:
         self._execution_mode = value
 
 
+def calibrate_for(model: object, *example_inputs: Tensor) -> None:
+    """``model.calibrate(*example_inputs)`` for a model that offers it (:meth:`SkipKnobs.calibrate`);
+    nothing for any other model (a dense network has no execution choice to measure)."""
+    calibrate = getattr(model, "calibrate", None)
+    if isinstance(model, SkippingModel) and callable(calibrate):
+        calibrate(*example_inputs)
+
+
 @contextmanager
 def execution_mode(model: SkippingModel, mode: ExecutionMode) -> Iterator[SkippingModel]:
     """Temporarily switch ``model.execution_mode`` (restored on exit, also on error)."""
