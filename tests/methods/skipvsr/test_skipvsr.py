@@ -290,3 +290,18 @@ def test_estimator_input_has_finite_gradients_on_flat_tiles(dtype: torch.dtype) 
     inputs.float().sum().backward()
     assert bool(torch.isfinite(feat.grad).all()), "NaN / inf gradient into the features"
     assert bool(torch.isfinite(x_i.grad).all()), "NaN / inf gradient into the frame"
+
+
+def test_the_footage_harness_calibrates_before_its_counted_pass() -> None:
+    from dynskip.evaluation.footage import evaluate_clip
+    from dynskip.skip import fallback
+
+    fallback.clear_fallback_cache()
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
+    clip = torch.rand(3, 3, 76, 116)  # BI x4: LR 19 x 29, as the key below
+    key = ("residual", 1, 16, 19, 29, 8, "cpu", torch.float32, torch.get_num_threads())
+    result = evaluate_clip(model, "vsr", clip, "noise", repeats=1)
+    assert fallback.CUTOVERS.get(key) is not None  # dynskip evaluate / make run measure it, untimed
+    assert result["gmacs_per_frame"] > 0
+    fallback.clear_fallback_cache()
