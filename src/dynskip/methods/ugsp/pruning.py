@@ -55,9 +55,13 @@ class MaskHead(nn.Module):
             last.weight.mul_(0.1)
             last.bias.copy_(torch.tensor([-_INIT_KEEP_LOGIT, _INIT_KEEP_LOGIT]) / 2)
 
-    def forward(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
-        """``feat`` ``(B, C, h, w)`` -> logits ``(B, 2, gh, gw)`` (class ``KEEP`` = run the tile)."""
+    def logits(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
+        """``feat`` ``(B, C, h, w)`` -> logits ``(B, 2, gh, gw)`` (class ``KEEP`` = run the tile); the
+        :class:`~dynskip.skip.protocol.MaskPolicy` entry."""
         return F.adaptive_avg_pool2d(self.body(feat), grid)
+
+    def forward(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
+        return self.logits(feat, grid)
 
     def macs_per_pixel(self) -> float:
         """MACs per position of its input features."""

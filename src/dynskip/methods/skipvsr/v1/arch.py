@@ -125,8 +125,12 @@ class ConfidenceEstimator(nn.Module):
             9 * self.in_channels * self.hidden + 9 * self.hidden * self.hidden + self.hidden * self.num_groups
         )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def logits(self, x: Tensor) -> Tensor:
+        """Keep logits ``(B, num_groups, gh, gw)`` (the :class:`~dynskip.skip.protocol.MaskPolicy` entry)."""
         return self.net(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.logits(x)
 
 
 class SkipVSR(SkipKnobs, BasicVSR):
