@@ -19,9 +19,9 @@ from dynskip.callbacks.skip import (
     latency_probe,
 )
 from dynskip.methods.ugsp.schedules import UGSPTemperature
-from dynskip.skip.losses import budget_loss
 from dynskip.skip.protocol import SkipKnobs, SkippingModel, SkipRecorder, SkipUnit
-from dynskip.skip.relax import GumbelGate
+from dynskip.skiptrain.losses import budget_loss
+from dynskip.skiptrain.relax import GumbelGate
 from dynskip.utils.images import normalise_map
 
 H = W = 8
@@ -191,6 +191,27 @@ def test_latency_probe_restores_mode_and_validates() -> None:
         latency_probe(task, batch, modes=("fast",))
     with pytest.raises(ValueError, match="probe_modes"):
         SkipMonitorCallback(probe_modes=("dense", "turbo"))
+
+
+def test_latency_probe_calibrates_each_mode_on_the_task_inputs_before_timing() -> None:
+    class Calibrated(TinySkipNet):
+        def calibrate(self, *example_inputs: Tensor) -> None:
+            self.calibrated.append((self.execution_mode, [tuple(x.shape) for x in example_inputs]))
+
+        def forward(self, x: Tensor) -> Tensor:
+            self.forwards_after_calibration.append(len(self.calibrated))
+            return super().forward(x)
+
+    model = Calibrated()
+    model.calibrated, model.forwards_after_calibration = [], []
+    task = TinyTask(model).eval()
+    batch = next(iter(_loader(2)))
+    latency_probe(task, batch, modes=("dense", "sparse"), repeats=1, warmup=0)
+    assert model.calibrated == []  # the task names no input keys: nothing to calibrate on
+    task.input_keys = ("lq",)
+    latency_probe(task, batch, modes=("dense", "sparse"), repeats=1, warmup=0)
+    assert model.calibrated == [("dense", [(2, 3, H, W)]), ("sparse", [(2, 3, H, W)])]
+    assert model.forwards_after_calibration[-2:] == [2, 2]  # every timed pass after both calibrations
 
 
 # --- MaskVisualiserCallback ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dynskip.skip.schedules import BudgetSchedule
+from dynskip.skiptrain.schedules import BudgetSchedule
 from hydra_runs import run_train, searchpath_override, train_command, train_env, write_tiny_conf
 
 MAX_STEPS, EVERY, WARMUP, BUDGET = 28, 4, 40, 0.5  # MAX_STEPS % EVERY == 0: the end is saved too

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from dynskip.skip.protocol import EXECUTION_MODES, SkippingModel, SkipReport, execution_mode
-from dynskip.skip.schedules import BudgetSchedule, TemperatureSchedule
+from dynskip.skip.protocol import EXECUTION_MODES, SkippingModel, SkipReport, calibrate_for, execution_mode
+from dynskip.skiptrain.schedules import BudgetSchedule, TemperatureSchedule
 from dynskip.utils.images import log_image, make_row, normalise_map, overlay_map, save_png
 from dynskip.utils.timing import interleaved_median
 
@@ -119,7 +119,9 @@ def latency_probe(
 ) -> dict[str, float]:
     """Median milliseconds of ``pl_module.predict(batch)`` per execution mode, modes interleaved.
 
-    Interleaving (dense, sparse, dense, sparse, ...) spreads machine-load drift over all modes.
+    Interleaving (dense, sparse, dense, sparse, ...) spreads machine-load drift over all modes. Before
+    timing, the model is calibrated in each mode on the batch's input frames (untimed,
+    :meth:`~dynskip.skip.protocol.SkipKnobs.calibrate`), as the footage harness does.
     """
     for mode in modes:
         if mode not in EXECUTION_MODES:
@@ -131,6 +133,15 @@ def latency_probe(
         raise TypeError(
             f"latency_probe runs pl_module.predict(batch); {type(pl_module).__name__} has no predict"
         )
+
+    # Calibrated per timed mode, untimed, on the inputs the task names (a model measures only what the
+    # mode reads, e.g. SkipVSR v1's cut-over in "sparse"); a module naming none is timed uncalibrated.
+    inputs = [batch[key] for key in getattr(pl_module, "input_keys", ())]
+    if inputs:
+        with torch.no_grad():
+            for mode in modes:
+                with execution_mode(model, mode):
+                    calibrate_for(model, *inputs)
 
     def run_in(mode: str) -> Callable[[], object]:
         def call() -> object:

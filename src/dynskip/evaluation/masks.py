@@ -84,6 +84,7 @@ def save_mask_video(
     else:
         work = vfi_workload(model, clip, device)
     with torch.inference_mode():
+        work.prepare()  # calibrated as evaluate calibrates it
         pred = work.run()
     with MaskVideo(path, overwrite=overwrite) as video:
         if task == "vsr":  # one forward over the whole clip

@@ -14,6 +14,7 @@ from dynskip.data.io import to_uint8_hwc, uint8_to_tensor
 from dynskip.data.video import VideoWriter, iter_video_frames, probe_video
 from dynskip.evaluation.scenes import DEFAULT_SCENE_THRESHOLD, is_scene_cut
 from dynskip.evaluation.tiling import tiled_vsr_forward
+from dynskip.skip.protocol import calibrate_for
 from dynskip.utils.atomic import refuse_same_path
 
 # Frame folders have no frame rate; their output plays at this one.
@@ -102,6 +103,13 @@ def upscale_video(
     if total < MIN_WINDOW_FRAMES:
         raise ValueError(f"upscaling needs at least {MIN_WINDOW_FRAMES} frames; {src} has {total}")
     written = 0
+
+    def forward(lq: Tensor) -> Tensor:
+        # Calibrated per input shape before its forward (untimed; a second call for a shape measures
+        # nothing), so a skipping model runs with the execution choices measured for what it gets.
+        calibrate_for(model, lq)
+        return model(lq)
+
     with (
         VideoWriter(dst, fps=fps or source_fps or DEFAULT_FPS, overwrite=overwrite) as writer,
         Progress(transient=True) as progress,
@@ -109,7 +117,7 @@ def upscale_video(
         bar = progress.add_task(f"upscale {Path(src).name}", total=total)
         for window, keep_from, keep_to in overlapping_windows(iter_video_frames(src), chunk, overlap):
             lq = torch.stack([_to_tensor(f, device) for f in window])[None]
-            out = (tiled_vsr_forward(model, lq, tile) if tile else model(lq))[0, keep_from:keep_to]
+            out = (tiled_vsr_forward(forward, lq, tile) if tile else forward(lq))[0, keep_from:keep_to]
             if on_output is not None:
                 on_output(out, keep_from)
             for frame in out:

@@ -7,8 +7,10 @@ overlap: with 16 LR pixels BasicVSR's output stays within 0.1 dB of the untiled 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 DEFAULT_TILE_OVERLAP = 16
 
@@ -21,7 +23,9 @@ def tile_starts(length: int, tile: int) -> list[int]:
 
 
 @torch.inference_mode()
-def tiled_vsr_forward(model: nn.Module, lq: Tensor, tile: int, overlap: int = DEFAULT_TILE_OVERLAP) -> Tensor:
+def tiled_vsr_forward(
+    model: Callable[[Tensor], Tensor], lq: Tensor, tile: int, overlap: int = DEFAULT_TILE_OVERLAP
+) -> Tensor:
     """``model(lq)`` for ``lq`` ``(N, T, C, H, W)``, computed tile by tile (``tile`` x ``tile`` LR pixels
     plus ``overlap`` of context); the output scale is read from the first tile."""
     if tile < 1 or overlap < 0:

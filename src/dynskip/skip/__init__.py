@@ -25,13 +25,6 @@ from dynskip.skip.fallback import (  # noqa: F401  (re-exports)
     clear_fallback_cache,
     dense_above,
 )
-from dynskip.skip.losses import (  # noqa: F401  (re-exports)
-    BudgetLoss,
-    MaskLabelLoss,
-    budget_loss,
-    cost_weighted_density,
-    mask_label_loss,
-)
 from dynskip.skip.plan import TileCanvas, TilePlan  # noqa: F401  (re-exports)
 from dynskip.skip.protocol import (  # noqa: F401  (re-exports)
     EXECUTION_MODES,
@@ -43,17 +36,6 @@ from dynskip.skip.protocol import (  # noqa: F401  (re-exports)
     SkipUnit,
     UnitReport,
     execution_mode,
-)
-from dynskip.skip.relax import (  # noqa: F401  (re-exports)
-    GumbelGate,
-    GumbelSoftmaxGate,
-    gumbel_sigmoid,
-    gumbel_softmax,
-)
-from dynskip.skip.schedules import (  # noqa: F401  (re-exports)
-    BudgetSchedule,
-    TemperatureSchedule,
-    budget_warmup,
 )
 from dynskip.skip.steps import ConvStep, parse_steps  # noqa: F401  (re-exports)
 from dynskip.skip.tiles import (  # noqa: F401  (re-exports)

@@ -6,6 +6,10 @@ A skipping model (UGSP, SkipVSR, or any other) declares its prunable units once 
 :meth:`SkippingModel.skip_report`. Losses, schedules, callbacks and the FLOPs report use only this
 protocol, never the model's class.
 
+Beyond that, every skipping model decides its masks with a :class:`MaskPolicy`, may measure execution
+choices before timing (:meth:`SkipKnobs.calibrate`, never inside a forward), and a model whose
+objective needs both branches of a pass offers :class:`TrainForward`.
+
 Filling a report is the job of :class:`SkipRecorder`: the model resets it at the start of a
 forward and calls :meth:`SkipRecorder.record` once per unit execution (per frame, per recurrent
 step, whatever it runs), then returns :meth:`SkipRecorder.report`. With the tile engine, the MACs
@@ -22,7 +26,7 @@ Execution modes:
 
 - ``"train"``: soft (relaxed) masks multiply dense features; fractions are differentiable. The
   convention: while ``module.training`` is ``False`` a model in this mode behaves as ``"masked"``
-  (deterministic hard masks from ``threshold``), as :class:`dynskip.skip.relax.GumbelGate` does.
+  (deterministic hard masks from ``threshold``), as :class:`dynskip.skiptrain.relax.GumbelGate` does.
 - ``"dense"``: every unit active everywhere (the baseline).
 - ``"sparse"``: hard masks executed through the tile engine (the fast path).
 - ``"masked"``: hard masks emulated densely (same numbers as ``"sparse"``, dense speed).
@@ -34,7 +38,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -187,6 +191,60 @@ class SkippingModel(Protocol):
     def skip_report(self) -> SkipReport: ...
 
 
+@runtime_checkable
+class MaskPolicy(Protocol):
+    """What decides a skipping model's masks: keep logits per tile from cheap evidence.
+
+    Every skipping model holds one or more, as submodules; the model turns their logits into masks with
+    its ``threshold`` knob (a unit runs where its keep probability exceeds it; 0 runs everything) or, in
+    ``"train"`` execution while training, with a relaxation of :mod:`dynskip.skiptrain.relax`. Where each
+    model keeps its policy and the rules it adds:
+
+    - SkipVSR v1 (:mod:`dynskip.methods.skipvsr.v1`): ``backward_estimator`` / ``forward_estimator``
+      (``ConfidenceEstimator``, one per trunk), logits ``(B, num_groups, gh, gw)``; the refresh cap of
+      ``v1/policy.py`` runs units that skipped ``max_stale`` steps in a row.
+    - SkipVSR v2 (:mod:`dynskip.methods.skipvsr`): ``policy`` (``ReusePolicy``), logits ``(B, 1, gh, gw)``;
+      its ``forward(logits, occlusion, stale, threshold)`` also runs occluded and stale patches.
+    - UGSP (:mod:`dynskip.methods.ugsp`): ``mask_heads[level]`` (``MaskHead``), two-class logits
+      ``(B, 2, gh, gw)`` (prune, keep); ``pruning.sample_mask`` and ``hierarchical_mask`` make the masks.
+
+    Their ``forward`` differs (v2's policy decides in it); ``logits`` is the one entry all share.
+    """
+
+    def logits(self, *evidence: Tensor | tuple[int, int]) -> Tensor:
+        """Keep logits on the model's tile grid from this policy's evidence (features, a grid size)."""
+        ...
+
+
+@runtime_checkable
+class TrainForward(SkippingModel, Protocol):
+    """A skipping model whose training objective needs both branches of one pass, not only its output.
+
+    UGSP (``ugsp``) and UGSP-RIFE (``ugsp-rife``) offer it; the UGSP objectives and label builder call
+    nothing else of the model. (SkipVSR trains through its forward and its own label methods.)
+    """
+
+    def forward_train(
+        self,
+        img0: Tensor,
+        img1: Tensor,
+        timestep: float | Tensor = 0.5,
+        pruned: bool = True,
+        non_pruned: bool = True,
+        uncertainty: bool = False,
+    ) -> dict[str, Any]:
+        """Both branches of one pass on ``(B, 3, H, W)`` frames of any size (padded as the model trains,
+        outputs cropped back). The dict holds, as requested:
+
+        - ``pruned``: ``frame`` ``(B, 3, H, W)`` in the current execution mode, ``masks`` / ``logits``
+          ``{unit: (B, 1 | 2, gh, gw)}`` on the padded tile grids, ``features`` ``{unit: (B, C, h, w)}``,
+          ``report`` (the pass's :class:`SkipReport`);
+        - ``non_pruned``: ``frame_dense``, ``features_dense`` (same weights, every mask off);
+        - ``uncertainty``: ``uncertainty`` ``(B, 1, H, W)``, the log-scale ``U`` of the non-pruned branch.
+        """
+        ...
+
+
 class SkipKnobs:
     """Mixin holding the four validated knobs of :class:`SkippingModel`.
 
@@ -250,6 +308,14 @@ class SkipKnobs:
         if value not in EXECUTION_MODES:
             raise ValueError(f"execution_mode must be one of {EXECUTION_MODES}, got {value!r}")
         self._execution_mode = value
+
+
+def calibrate_for(model: object, *example_inputs: Tensor) -> None:
+    """``model.calibrate(*example_inputs)`` for a model that offers it (:meth:`SkipKnobs.calibrate`);
+    nothing for any other model (a dense network has no execution choice to measure)."""
+    calibrate = getattr(model, "calibrate", None)
+    if isinstance(model, SkippingModel) and callable(calibrate):
+        calibrate(*example_inputs)
 
 
 @contextmanager

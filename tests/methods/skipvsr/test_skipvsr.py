@@ -208,7 +208,7 @@ def test_max_stale_must_be_positive() -> None:
 
 
 @pytest.mark.parametrize("calibrate", [True, False])
-def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> None:
+def test_calibrate_measures_the_cutover_once_per_shape_and_forward_never(calibrate: bool) -> None:
     from dynskip.benchmarks import calibration
     from dynskip.skip import fallback
 
@@ -228,15 +228,52 @@ def test_auto_engine_calibrates_its_cutover_once_per_shape(calibrate: bool) -> N
     calibration.calibrate_fallback = counting
     try:
         with torch.no_grad(), execution_mode(model, "sparse"):
-            first = model(lr)
+            uncalibrated = model(lr)
+            assert not measured and fallback.CUTOVERS.get(key) is None  # a forward never measures
+            model.calibrate(lr)
             cutover = fallback.CUTOVERS.get(key)
+            model.calibrate(lr)
+            first = model(lr)
             second = model(lr)
+        with execution_mode(model, "masked"):
+            fallback.clear_fallback_cache()
+            model.calibrate(lr)  # only sparse execution reads the cut-over
     finally:
         calibration.calibrate_fallback = original
     assert (cutover is not None) == calibrate
-    assert len(measured) == int(calibrate)  # both trunks and both passes share one measurement
+    assert len(measured) == int(calibrate)  # both trunks and both calls share one measurement
     torch.testing.assert_close(first, second)  # the cut-over changes the route, never the result
+    torch.testing.assert_close(first, uncalibrated)
     fallback.clear_fallback_cache()
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_label_passes_force_every_mask_and_leave_the_model_as_it_was(align: bool) -> None:
+    model = small_skipvsr(temporal_align=align)
+    random_skipvsr_policy(model)
+    model.threshold = 0.6
+    lr = torch.rand(2, 3, 3, 19, 29)
+    with torch.no_grad(), execution_mode(model, "dense"):
+        dense = model(lr)
+    with torch.no_grad(), execution_mode(model, "masked"):
+        before = model(lr)
+
+    out, errors = model.reuse_errors(lr)
+    torch.testing.assert_close(out, dense)
+    assert len(errors) == 2 * 3 and all(e.shape == (2, 3, 3, 4) for e in errors)
+    first_steps = torch.stack([errors[0], errors[3]])  # each direction's first step: nothing to reuse
+    assert bool(torch.isinf(first_steps).all()) == align
+    assert torch.isfinite(errors[1]).all() and not errors[1].requires_grad
+
+    out, leaves = model.dense_with_mask_leaves(lr)
+    torch.testing.assert_close(out.detach(), dense)
+    assert len(leaves) == 2 * 3 and all(leaf.requires_grad and bool((leaf == 1).all()) for leaf in leaves)
+    grads = torch.autograd.grad(out.sum(), leaves)
+    assert any(bool(g.abs().sum() > 0) for g in grads)
+    assert not model.training and model.execution_mode == "sparse"  # restored
+
+    with torch.no_grad(), execution_mode(model, "masked"):
+        torch.testing.assert_close(model(lr), before, rtol=0, atol=0)  # the estimator decides again
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -253,3 +290,18 @@ def test_estimator_input_has_finite_gradients_on_flat_tiles(dtype: torch.dtype) 
     inputs.float().sum().backward()
     assert bool(torch.isfinite(feat.grad).all()), "NaN / inf gradient into the features"
     assert bool(torch.isfinite(x_i.grad).all()), "NaN / inf gradient into the frame"
+
+
+def test_the_footage_harness_calibrates_before_its_counted_pass() -> None:
+    from dynskip.evaluation.footage import evaluate_clip
+    from dynskip.skip import fallback
+
+    fallback.clear_fallback_cache()
+    model = small_skipvsr()
+    random_skipvsr_policy(model)
+    clip = torch.rand(3, 3, 76, 116)  # BI x4: LR 19 x 29, as the key below
+    key = ("residual", 1, 16, 19, 29, 8, "cpu", torch.float32, torch.get_num_threads())
+    result = evaluate_clip(model, "vsr", clip, "noise", repeats=1)
+    assert fallback.CUTOVERS.get(key) is not None  # dynskip evaluate / make run measure it, untimed
+    assert result["gmacs_per_frame"] > 0
+    fallback.clear_fallback_cache()

@@ -245,7 +245,8 @@ class LabelCache:
 def build_label_cache(model: nn.Module, samples: Iterable[dict], cache: LabelCache) -> int:
     """Fill ``cache`` with the labels of every sample (``img0``, ``img1``, ``timestep``, ``key``, unbatched).
 
-    ``model`` must offer ``forward_train(img0, img1, t, pruned=False, non_pruned=True, uncertainty=True)``.
+    ``model`` is a module offering :meth:`~dynskip.skip.protocol.TrainForward.forward_train` (only its
+    non-pruned branch and uncertainty are read, so no skipping knob is needed).
     Returns the number of samples computed (cached ones are skipped).
     """
     cache.open()

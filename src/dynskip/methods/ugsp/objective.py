@@ -1,4 +1,4 @@
-"""UGSP training objectives, shared by both UGSP backbones (any model with ``forward_train``).
+"""UGSP training objectives, shared by both UGSP backbones (any :class:`~dynskip.skip.protocol.TrainForward`).
 
 Phase 1, :class:`UGSPUncertaintyObjective`: the Laplacian NLL ``exp(-U) |I_t - f| + 2U`` on the
 non-pruned output trains the uncertainty head (and the backbone when it is trainable).
@@ -30,7 +30,8 @@ from dynskip.methods.ugsp.labels import (
     uncertainty_to_labels,
 )
 from dynskip.methods.ugsp.schedules import ugsp_lambda_s, ugsp_temperature, ugsp_w_step
-from dynskip.skip.losses import budget_loss, mask_label_loss
+from dynskip.skip.protocol import TrainForward
+from dynskip.skiptrain.losses import budget_loss, mask_label_loss
 from dynskip.utils.checks import check_choice
 
 # RIFE and UGSP pad their input to multiples of 128 in training (see the models): masks cover that.
@@ -50,7 +51,8 @@ class UGSPUncertaintyObjective(nn.Module):
         self.rec_weight, self.levels = rec_weight, levels
 
     def forward(self, task, batch: dict) -> tuple[Tensor, dict[str, Tensor]]:
-        out = task.model.forward_train(
+        model: TrainForward = task.model
+        out = model.forward_train(
             batch["img0"], batch["img1"], batch["timestep"], pruned=False, non_pruned=True, uncertainty=True
         )
         frame, gt = out["frame_dense"], batch["gt"]
@@ -134,7 +136,7 @@ class UGSPPruningObjective(nn.Module):
         return {k: (paper[k] if v is None else float(v)) for k, v in self.fixed.items()}
 
     def forward(self, task, batch: dict) -> tuple[Tensor, dict[str, Tensor]]:
-        model = task.model
+        model: TrainForward = task.model
         sched = self.schedules(task)
         model.execution_mode = "train"
         model.temperature = sched["temperature"]

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from dynskip.skip.engine import masked_chain, masked_chain_dense
 from dynskip.skip.plan import TilePlan
-from dynskip.skip.relax import gumbel_softmax
+from dynskip.skiptrain.relax import gumbel_softmax
 
 KEEP = 1  # index of the "keep" class of the 2-logit heads (class 0 = prune), as UGSP's argmax
 _INIT_KEEP_LOGIT = 3.0  # heads start with p_keep ~ 0.998: an untrained model behaves as dense
@@ -55,9 +55,13 @@ class MaskHead(nn.Module):
             last.weight.mul_(0.1)
             last.bias.copy_(torch.tensor([-_INIT_KEEP_LOGIT, _INIT_KEEP_LOGIT]) / 2)
 
-    def forward(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
-        """``feat`` ``(B, C, h, w)`` -> logits ``(B, 2, gh, gw)`` (class ``KEEP`` = run the tile)."""
+    def logits(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
+        """``feat`` ``(B, C, h, w)`` -> logits ``(B, 2, gh, gw)`` (class ``KEEP`` = run the tile); the
+        :class:`~dynskip.skip.protocol.MaskPolicy` entry."""
         return F.adaptive_avg_pool2d(self.body(feat), grid)
+
+    def forward(self, feat: Tensor, grid: tuple[int, int]) -> Tensor:
+        return self.logits(feat, grid)
 
     def macs_per_pixel(self) -> float:
         """MACs per position of its input features."""

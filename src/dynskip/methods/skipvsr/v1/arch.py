@@ -17,7 +17,7 @@ Shapes (LR frame ``h x w``, tile grid ``gh = ceil(h / tile)``, ``gw = ceil(w / t
 Execution modes (see :mod:`dynskip.skip.protocol`): ``"dense"`` is plain BasicVSR (estimator not run);
 ``"train"`` multiplies each block's residual by a straight-through Gumbel-sigmoid tile mask;
 ``"masked"`` does the same with hard masks ``sigmoid(logit) > threshold``; ``"sparse"`` runs the
-same hard masks through the project's shared tile engine (:func:`dynskip.skip.engine.residual_skip_chain`,
+same hard masks through the project's shared tile engine (:func:`dynskip.skip.engine.residual_reuse_chain`,
 one :class:`~dynskip.skip.plan.TilePlan` per (step, group)), so skipped tiles cost nothing and active
 ones are exact (halo 2 per block, partial border tiles at their true size, zero image borders as the
 dense padded conv has them). ``engine_mode`` is handed to the engine: ``"auto"`` (default) runs a group
@@ -31,7 +31,11 @@ mask over the groups at the clip's last frame; ``frames/backward_trunk`` and ``f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -39,16 +43,11 @@ from torch import Tensor, nn
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp, flow_warp_at
 from dynskip.benchmarks.calibration import ensure_calibrated
+from dynskip.methods.skipvsr.v1.policy import keep_masks, run_stale, skips_left
 from dynskip.skip.cost import residual_skip_macs
-from dynskip.skip.engine import (
-    residual_reuse_chain,
-    residual_runs_sparse,
-    residual_skip_chain,
-    residual_skip_dense,
-)
+from dynskip.skip.engine import residual_reuse_chain, residual_runs_sparse, residual_skip_dense
 from dynskip.skip.plan import TilePlan
-from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit
-from dynskip.skip.relax import gumbel_sigmoid
+from dynskip.skip.protocol import SkipKnobs, SkipRecorder, SkipReport, SkipUnit, execution_mode
 from dynskip.skip.tiles import tile_statistics, tile_to_pixel
 
 CUTOVER_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)  # active fractions the dense cut-over is measured at
@@ -71,6 +70,22 @@ def upsample_mask(mask: Tensor, tile: int, hw: tuple[int, int]) -> Tensor:
     """``(B, K, gh, gw)`` per-group tile masks -> ``(B, K, h, w)`` pixel masks (the shared tile_to_pixel)."""
     b, k = mask.shape[:2]
     return tile_to_pixel(mask.flatten(0, 1), tile, hw).view(b, k, *hw)
+
+
+@dataclass
+class _Step:
+    """One recurrent step of one trunk, as its group runners and its accounting share it."""
+
+    feat: Tensor  # the stem's output, then the hidden state as the groups run
+    flow: Tensor | None  # to the previous step's frame (None at a direction's first step)
+    masks: Tensor  # (B, K, gh, gw)
+    frame_index: int
+    trunk_name: str
+    hw: tuple[int, int]
+    group_overhead: float  # estimator MACs charged to each group
+    prev_res: list[Tensor | None] | None  # the previous step's group residuals (temporal alignment)
+    residuals: list[Tensor | None] = field(default_factory=list)  # this step's, for the next step
+    errors: list[Tensor] = field(default_factory=list)  # per group, while reuse_errors traces
 
 
 class ConfidenceEstimator(nn.Module):
@@ -110,8 +125,12 @@ class ConfidenceEstimator(nn.Module):
             9 * self.in_channels * self.hidden + 9 * self.hidden * self.hidden + self.hidden * self.num_groups
         )
 
-    def forward(self, x: Tensor) -> Tensor:
+    def logits(self, x: Tensor) -> Tensor:
+        """Keep logits ``(B, num_groups, gh, gw)`` (the :class:`~dynskip.skip.protocol.MaskPolicy` entry)."""
         return self.net(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.logits(x)
 
 
 class SkipVSR(SkipKnobs, BasicVSR):
@@ -131,10 +150,12 @@ class SkipVSR(SkipKnobs, BasicVSR):
             steps of a unit can skip; 2 allows two of three, ...). Flow-aligned like the decisions.
         engine_mode: tile-engine mode in ``"sparse"`` execution: ``"auto"`` (the engine's calibrated
             dense cut-over, see :mod:`dynskip.skip.fallback`) or ``"sparse"`` (always the tile path).
-        calibrate_cutover: with ``engine_mode="auto"``, measure the cut-over once per frame size, batch
-            and thread count on this model's own block (random masks, so content-independent) instead
-            of the engine's default, which was measured on large frames and 32-px tiles: small LR
-            frames with 8-px tiles pay relatively more halo and bookkeeping, so dense wins earlier.
+        calibrate_cutover: with ``engine_mode="auto"``, :meth:`calibrate` measures the cut-over (once
+            per frame size, batch, dtype and thread count, on this model's own block with random masks,
+            so content-independent) instead of leaving the engine's default, which was measured on large
+            frames and 32-px tiles: small LR frames with 8-px tiles pay relatively more halo and
+            bookkeeping, so dense wins earlier. ``False``: :meth:`calibrate` measures nothing. The
+            forward never measures; an uncalibrated model uses the engine's default.
         threshold: test-time knob: a (tile, group) runs where ``sigmoid(logit) > threshold`` (0 = all
             active = dense BasicVSR).
         execution_mode: ``"dense"``, ``"train"``, ``"masked"`` or ``"sparse"`` (see the module docstring).
@@ -181,12 +202,11 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.threshold, self.execution_mode, self.budget = threshold, execution_mode, budget
         self.temperature = temperature
         self.recorder = SkipRecorder(self.skip_units())
-        # Set by training objectives: a callable (direction, frame_index, logits) -> masks overriding the
-        # estimator's decisions (used to read per-tile contributions from the dense model as gradients).
-        self.mask_override = None
-        # Set by label builders: record per (step, block, tile) the error skipping would make (last_errors).
-        self.record_reuse_error = False
-        self.last_errors: list[Tensor] = []
+        # Label passes only (reuse_errors, dense_with_mask_leaves): every mask forced to ones ("ones"), or
+        # to ones tensors that require grad, collected in _leaves ("leaves"); per-step errors in _errors.
+        self._forced: Literal["ones", "leaves"] | None = None
+        self._leaves: list[Tensor] = []
+        self._errors: list[Tensor] | None = None
         self._state: dict = {}
         # Per recurrent step of the last forward (backward steps, then forward steps): estimator logits,
         # masks, estimator inputs and the flow to the previous step (None at a direction's first step).
@@ -222,12 +242,79 @@ class SkipVSR(SkipKnobs, BasicVSR):
         g = self.group_size
         return list(trunk.residual_blocks[k * g : (k + 1) * g])
 
+    def calibrate(self, lr: Tensor) -> None:
+        """Measure the engine's sparse/dense cut-over for clips shaped like ``lr`` ``(B, T, 3, h, w)``.
+
+        Only what sparse execution reads: with ``execution_mode="sparse"``, ``engine_mode="auto"`` and
+        ``calibrate_cutover``, the trunks' residual blocks are timed on a ``(B, num_feat, h, w)`` feature
+        map made as a forward makes its first one (the backward trunk's stem on the last frame and a zero
+        hidden state, so dtype, device and memory layout match, also under autocast). The engine's cache
+        keys the value by shape, dtype, device and threads, so both trunks share one measurement and a
+        second call for the same shape measures nothing. Call it before timing, never inside a forward.
+        """
+        if not (self.execution_mode == "sparse" and self.engine_mode == "auto" and self.calibrate_cutover):
+            return
+        self.check_input(lr)
+        b, _, _, h, w = lr.shape
+        with torch.no_grad():
+            hidden = lr.new_zeros(b, self.num_feat, h, w)
+            feat = self.backward_trunk.stem(self.trunk_input(lr[:, -1], hidden))
+            for trunk in (self.backward_trunk, self.forward_trunk):
+                block = trunk.residual_blocks[0]
+                ensure_calibrated(
+                    "residual", [block.conv1, block.relu, block.conv2], feat, self.tile, CUTOVER_GRID
+                )
+
+    @contextmanager
+    def _forcing(self, how: Literal["ones", "leaves"]) -> Iterator[None]:
+        """Every mask of the forwards inside forced to ones (``how``: plain, or leaves requiring grad)."""
+        self._forced = how
+        try:
+            yield
+        finally:
+            self._forced = None
+
+    def reuse_errors(self, lr: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The dense output of clip ``lr`` and, per recurrent step (``last_logits`` order), the error
+        skipping would make per (group, tile) ``(B, K, gh, gw)``.
+
+        One ``"masked"`` forward with every mask forced on, without gradients: the error is the mean
+        squared difference between a group's residual and what a skipped tile gets instead (the
+        flow-warped previous residual with temporal alignment, ``inf`` at a direction's first step;
+        zero without alignment).
+        """
+        self._errors = []
+        try:
+            with self._forcing("ones"), torch.no_grad(), execution_mode(self, "masked"):
+                out = self(lr)
+            return out, self._errors
+        finally:
+            self._errors = None
+
+    def dense_with_mask_leaves(self, lr: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The dense output of clip ``lr`` as a function of its masks: every mask a ones tensor that
+        requires grad, ``(B, K, gh, gw)`` per recurrent step in ``last_logits`` order.
+
+        Runs the soft-mask path (``"train"`` execution, training mode, gradients on; the module's
+        training flag is restored), so the gradient of a loss of the output with respect to a leaf is
+        that (step, group, tile)'s first-order contribution.
+        """
+        was_training = self.training
+        self._leaves = []
+        self.train()
+        try:
+            with self._forcing("leaves"), torch.enable_grad(), execution_mode(self, "train"):
+                out = self(lr)
+            return out, self._leaves
+        finally:
+            self._leaves = []
+            self.train(was_training)
+
     # --- forward ---------------------------------------------------------------------------------
     def forward(self, lr: Tensor) -> Tensor:
         b, t = lr.shape[:2]
         self.recorder.reset(frames=b * t)
         self.last_logits, self.last_masks, self.last_inputs, self.last_flows = [], [], [], []
-        self.last_errors = []
         self._frame_active = lr.new_zeros(t)
         self._frame_dense = lr.new_zeros(t)
         self._state = {"lr": lr}
@@ -311,15 +398,39 @@ class SkipVSR(SkipKnobs, BasicVSR):
         out[:, c0 : c0 + self.num_groups] = prev
         return out
 
-    def _decide(self, logits: Tensor, direction: Direction, i: int) -> Tensor:
-        mode = self.execution_mode
-        if self.mask_override is not None:
-            return self.mask_override(direction, i, logits)
-        if mode == "train" and self.training:
-            return gumbel_sigmoid(logits, self.temperature, hard=True)
-        if self.threshold <= 0.0:
-            return torch.ones_like(logits)  # all active, also where sigmoid underflows to 0
-        return (torch.sigmoid(logits) > self.threshold).to(logits.dtype)
+    def _decide(self, logits: Tensor, est_in: Tensor, flow: Tensor | None) -> Tensor:
+        """This step's masks ``(B, K, gh, gw)`` from the estimator's logits (:mod:`.policy`'s rules).
+
+        Forced masks (:meth:`reuse_errors`, :meth:`dense_with_mask_leaves`) are all ones and not capped:
+        label builders read every unit of the dense model.
+        """
+        if self._forced is not None:
+            masks = torch.ones_like(logits, requires_grad=self._forced == "leaves")
+            if self._forced == "leaves":
+                self._leaves.append(masks)
+            return masks
+        relaxed = self.execution_mode == "train" and self.training
+        masks = keep_masks(logits, relaxed, self.temperature, self.threshold)
+        if not self.refresh:
+            return masks
+        first = self._state["prev"] is None
+        if self.max_stale == 1:
+            if first:
+                return masks
+            # A unit skipped at the previous step runs now; the estimator's input holds the flow-aligned
+            # previous decisions (what it saw), so the cap reads the same values.
+            c0 = 2 * self.num_feat
+            stale = (est_in[:, c0 : c0 + self.num_groups] < 0.5).to(masks.dtype)
+            return run_stale(masks, stale)
+        kept = self._state["prev_remaining"]
+        if kept is None:
+            left = torch.full_like(masks.detach(), float(self.max_stale))
+        else:
+            left = self._align_tile_map(kept, flow) if self.temporal_align else kept
+        if not first:
+            masks = run_stale(masks, (left < 0.5).to(masks.dtype))
+        self._state["prev_remaining"] = skips_left(left, masks, self.max_stale)
+        return masks
 
     def run_trunk(
         self,
@@ -331,8 +442,24 @@ class SkipVSR(SkipKnobs, BasicVSR):
     ) -> Tensor:
         if self.execution_mode == "dense":
             return super().run_trunk(trunk, x_i, feat_prop, frame_index, direction)
+        step = self._begin_step(trunk, x_i, feat_prop, frame_index, direction)
+        if self.execution_mode == "sparse":
+            feat = self._run_groups_sparse(trunk, step)
+        else:
+            feat = self._run_groups_masked(trunk, step)
+        self._end_step(step)
+        return feat
+
+    def _begin_step(
+        self,
+        trunk: ConvResidualBlocks,
+        x_i: Tensor,
+        feat_prop: Tensor,
+        frame_index: int,
+        direction: Direction,
+    ) -> _Step:
+        """The stem, the estimator's input and logits, and the masks of one recurrent step."""
         b, _, h, w = x_i.shape
-        hw = (h, w)
         estimator = self.backward_estimator if direction == "backward" else self.forward_estimator
         feat = trunk.stem(self.trunk_input(x_i, feat_prop))
         flow = self._flow_to_prev(frame_index, direction)
@@ -343,139 +470,139 @@ class SkipVSR(SkipKnobs, BasicVSR):
         self.last_inputs.append(est_in.detach())
         self.last_flows.append(None if flow is None else flow.detach())
         logits = estimator(est_in)
-        masks = self._decide(logits, direction, frame_index)  # (B, K, gh, gw)
-        capped = self.refresh and self.mask_override is None
-        remaining = None  # skips still allowed per (tile, block) after max_stale > 1 steps
-        if capped and self.max_stale > 1:
-            kept = self._state["prev_remaining"]
-            if kept is None:
-                remaining = torch.full_like(masks.detach(), float(self.max_stale))
-            else:
-                remaining = self._align_tile_map(kept, flow) if self.temporal_align else kept
-        if capped and prev is not None:
-            # A (tile, block) that skipped max_stale steps in a row runs now: reused residuals are at most
-            # max_stale steps stale, so skipped regions cannot drift along the recurrence.
-            if remaining is None:  # max_stale 1: the flow-aligned previous decisions say it
-                c0 = 2 * self.num_feat
-                stale = (est_in[:, c0 : c0 + self.num_groups] < 0.5).to(masks.dtype)
-            else:
-                stale = (remaining < 0.5).to(masks.dtype)
-            masks = masks + stale - masks * stale if masks.requires_grad else torch.maximum(masks, stale)
-        if remaining is not None:
-            ran = masks.detach() > 0.5
-            left = (remaining - 1).clamp_min(0)
-            self._state["prev_remaining"] = torch.where(ran, float(self.max_stale), left)
+        masks = self._decide(logits, est_in, flow)
         self.last_logits.append(logits)
         self.last_masks.append(masks)
         gh, gw = logits.shape[-2:]
+        trunk_name = f"{direction}_trunk"
+        self.recorder.record(f"{trunk_name}.stem", 1.0, out_hw=(h, w), batch=b)
+        return _Step(
+            feat=feat,
+            flow=flow,
+            masks=masks,
+            frame_index=frame_index,
+            trunk_name=trunk_name,
+            hw=(h, w),
+            group_overhead=estimator.macs_per_tile() * gh * gw * b / self.num_groups,
+            prev_res=self._state["prev_res"],
+        )
 
-        hard = self.execution_mode in ("sparse", "masked") or not self.training
-        prev_res = self._state["prev_res"]  # per group (B, C, h, w) (None: not kept, see defer), or None
-        reuse = None
-        # Sparse inference reads the warped previous residual only on the skipped pixels of each group
-        # (flow_warp_at): warping all 30 x 64 channels everywhere took 2.5 s per 8.8 s dense clip
-        # (experiments/skipvsr/profile_sparse.py).
-        reuse_at_skipped = self.execution_mode == "sparse" and not self.record_reuse_error
-        if reuse_at_skipped and self.engine_mode == "auto" and self.calibrate_cutover:
-            # Measured once per input shape on this trunk's first block (cached by the engine).
-            block = trunk.residual_blocks[0]
-            with torch.no_grad():
-                ensure_calibrated(
-                    "residual", [block.conv1, block.relu, block.conv2], feat, self.tile, CUTOVER_GRID
-                )
-        if self.temporal_align and prev_res is not None and not reuse_at_skipped:
-            # All groups' previous residuals warped in one call: (B, K * C, h, w).
-            reuse = flow_warp(torch.cat(prev_res, dim=1), flow)
-        # Groups skipped on every tile in sparse inference: their reused residuals are summed and warped
-        # once before the next group that runs (a warp is linear, so this is the per-group sum up to
-        # rounding), and under a one-step cap their residual is not kept: every tile of such a group is
-        # forced to run at the next step, so nobody reads it.
-        reads_reuse_at_skipped = reuse_at_skipped and self.temporal_align and prev_res is not None
-        defer = reads_reuse_at_skipped and self.refresh and self.max_stale == 1 and self.mask_override is None
+    def _group_plan(self, step: _Step, k: int) -> tuple[Tensor, TilePlan]:
+        """Group ``k``'s ``(B, 1, gh, gw)`` mask and its plan (the engine's bookkeeping; MACs count on it)."""
+        m = step.masks[:, k : k + 1]
+        return m, TilePlan.from_mask(m.detach()[:, 0] > 0.5, self.tile, step.hw)
+
+    def _run_groups_sparse(self, trunk: ConvResidualBlocks, step: _Step) -> Tensor:
+        """Sparse inference: each group is one engine call in which active tiles run and skipped ones take
+        the flow-warped previous residual, warped only there (``flow_warp_at``: warping all 30 x 64
+        channels everywhere took 2.5 s per 8.8 s dense clip, experiments/skipvsr/profile_sparse.py)."""
+        feat, flow, prev_res = step.feat, step.flow, step.prev_res
+        reads_reuse = self.temporal_align and prev_res is not None
+        # Groups skipped on every tile: their reused residuals are summed and warped once before the next
+        # group that runs (a warp is linear, so this is the per-group sum up to rounding), and under a
+        # one-step cap their residual is not kept: every tile of such a group is forced to run at the
+        # next step, so nobody reads it.
+        defer = reads_reuse and self.refresh and self.max_stale == 1 and self._forced is None
         pending: Tensor | None = None  # summed previous residuals of deferred groups, not yet warped
-        residuals: list[Tensor | None] = []
-        errors: list[Tensor] = []
-        trunk_name = "backward_trunk" if direction == "backward" else "forward_trunk"
-        self.recorder.record(f"{trunk_name}.stem", 1.0, out_hw=hw, batch=b)
-        est_macs = estimator.macs_per_tile() * gh * gw * b
-        c = self.num_feat
         for k in range(self.num_groups):
-            m = masks[:, k : k + 1]
-            blocks = self.group_blocks(trunk, k)
-            layers = [[block.conv1, block.relu, block.conv2] for block in blocks]
-            # One plan per (step, group): the engine's index bookkeeping, also what the MACs are counted on.
-            plan = TilePlan.from_mask(m.detach()[:, 0] > 0.5, self.tile, hw)
-            n_active = plan.num_active if hard else -1
-            deferred = defer and n_active == 0
-            if deferred:
+            m, plan = self._group_plan(step, k)
+            layers = self._group_layers(trunk, k)
+            if defer and plan.num_active == 0:
                 if prev_res[k] is None:
-                    raise RuntimeError(f"{trunk_name} group {k}: skipped twice in a row under a one-step cap")
+                    raise RuntimeError(
+                        f"{step.trunk_name} group {k}: skipped twice in a row under a one-step cap"
+                    )
                 pending = prev_res[k] if pending is None else pending + prev_res[k]
-            elif pending is not None:
-                feat, pending = feat + flow_warp(pending, flow), None
-            start = feat
-            group_residual: Tensor | None = None
-            if reuse_at_skipped and not deferred:
-                # One engine call: active tiles run, skipped ones take the warped previous residual
-                # (read only there), and the group's residual comes back for the next step.
-                fill = None
-                if reads_reuse_at_skipped and not plan.is_full:
-                    if prev_res[k] is None:
-                        raise RuntimeError(f"{trunk_name} group {k}: no residual kept to reuse")
-                    fill = partial(flow_warp_at, prev_res[k], flow)
-                feat, group_residual = residual_reuse_chain(feat, layers, plan, fill, self.engine_mode)
-            elif hard and plan.is_full:
-                for block in blocks:  # all active: exactly the dense blocks
-                    feat = block(feat)
-            elif hard and n_active == 0:
-                pass
-            elif self.execution_mode == "sparse":
-                feat = residual_skip_chain(feat, layers, [plan] * len(layers), self.engine_mode)
+                residual = None
             else:
-                mp = upsample_mask(m, self.tile, hw)
-                for layer in layers:  # the engine's definition, differentiable (soft masks in training)
-                    feat = residual_skip_dense(feat, layer, mp)
-            if reuse is not None and not (hard and plan.is_full):
-                mp = upsample_mask(m, self.tile, hw)
-                feat = feat + (1.0 - mp) * reuse[:, k * c : (k + 1) * c]
+                if pending is not None:
+                    feat, pending = feat + flow_warp(pending, flow), None
+                fill = None
+                if reads_reuse and not plan.is_full:
+                    if prev_res[k] is None:
+                        raise RuntimeError(f"{step.trunk_name} group {k}: no residual kept to reuse")
+                    fill = partial(flow_warp_at, prev_res[k], flow)
+                feat, residual = residual_reuse_chain(feat, layers, plan, fill, self.engine_mode)
             if self.temporal_align:
-                if group_residual is None and not deferred:
-                    group_residual = feat - start
-                residuals.append(group_residual)
-            if self.record_reuse_error:
-                # Per tile: mean squared difference between this block's residual and the reused one
-                # (zero residual without temporal alignment): the error skipping would make here.
-                fallback = 0.0 if reuse is None else reuse[:, k * self.num_feat : (k + 1) * self.num_feat]
-                if reuse is None and self.temporal_align:
-                    err = feat.new_full((b, 1, gh, gw), float("inf"))  # nothing to reuse: must run
-                else:
-                    err = tile_statistics(((feat - start - fallback) ** 2).mean(1, keepdim=True), self.tile)
-                errors.append(err.detach())
-            # MACs of the engine on this plan: tiles + halo at their in-image size, or the dense blocks
-            # where the engine (mode "auto") or the all-active shortcut runs them densely.
-            ran_sparse = not plan.is_full and residual_runs_sparse(plan, feat, self.engine_mode)
-            actual = float(sum(residual_skip_macs(lay, plan, sparse=ran_sparse) for lay in layers))
-            self.recorder.record(
-                f"{trunk_name}.group{k}",
-                m,
-                out_hw=hw,
-                tile=self.tile,
-                actual_macs=actual,
-                overhead_macs=est_macs / self.num_groups,
-            )
+                step.residuals.append(residual)
+            self._record_group(step, k, m, plan, feat, layers)
         if pending is not None:
             feat = feat + flow_warp(pending, flow)
-        mean_mask = masks.detach().mean(1, keepdim=True)
-        self._frame_masks.setdefault(trunk_name, {})[frame_index] = mean_mask
-        if frame_index == self._state["lr"].shape[1] - 1:
-            self.recorder.add_map(f"mask/{trunk_name}", mean_mask)
-        # Per-frame accounting (cost-weighted over groups = plain mean, groups cost the same).
-        frac = masks.detach().mean()
-        self._frame_active[frame_index] += frac
-        self._frame_dense[frame_index] += 1.0
-        self._state["prev"] = frame_index
-        self._state["prev_mask"] = masks.detach() if not self.training else masks
-        self._state["prev_res"] = residuals or None
-        if self.record_reuse_error:
-            self.last_errors.append(torch.cat(errors, dim=1))
         return feat
+
+    def _run_groups_masked(self, trunk: ConvResidualBlocks, step: _Step) -> Tensor:
+        """``"masked"`` / ``"train"``: the engine's differentiable dense definition of every group (soft
+        masks while training), skipped positions taking the warped previous residual of their group."""
+        feat, flow, prev_res = step.feat, step.flow, step.prev_res
+        hard = self.execution_mode == "masked" or not self.training
+        reuse = None
+        if self.temporal_align and prev_res is not None:
+            reuse = flow_warp(torch.cat(prev_res, dim=1), flow)  # all groups in one call: (B, K * C, h, w)
+        c = self.num_feat
+        for k in range(self.num_groups):
+            m, plan = self._group_plan(step, k)
+            layers = self._group_layers(trunk, k)
+            start = feat
+            fallback = None if reuse is None else reuse[:, k * c : (k + 1) * c]
+            if hard and plan.is_full:
+                for block in self.group_blocks(trunk, k):  # all active: exactly the dense blocks
+                    feat = block(feat)
+            else:
+                mp = upsample_mask(m, self.tile, step.hw)
+                if not (hard and plan.num_active == 0):
+                    for layer in layers:  # soft masks in training
+                        feat = residual_skip_dense(feat, layer, mp)
+                if fallback is not None:
+                    feat = feat + (1.0 - mp) * fallback
+            if self.temporal_align:
+                step.residuals.append(feat - start)
+            if self._errors is not None:
+                step.errors.append(self._reuse_error(feat - start, fallback))
+            self._record_group(step, k, m, plan, feat, layers)
+        return feat
+
+    def _reuse_error(self, residual: Tensor, fallback: Tensor | None) -> Tensor:
+        """Per tile ``(B, 1, gh, gw)``: mean squared difference between a group's residual and what a
+        skipped tile gets instead (``fallback``, zero without temporal alignment); ``inf`` where there is
+        nothing to reuse yet (the unit must run)."""
+        if fallback is None and self.temporal_align:
+            b, _, h, w = residual.shape
+            return residual.new_full((b, 1, -(-h // self.tile), -(-w // self.tile)), float("inf"))
+        diff = residual if fallback is None else residual - fallback
+        return tile_statistics((diff**2).mean(1, keepdim=True), self.tile).detach()
+
+    def _group_layers(self, trunk: ConvResidualBlocks, k: int) -> list[list[nn.Module]]:
+        return [[block.conv1, block.relu, block.conv2] for block in self.group_blocks(trunk, k)]
+
+    def _record_group(
+        self, step: _Step, k: int, m: Tensor, plan: TilePlan, feat: Tensor, layers: list[list[nn.Module]]
+    ) -> None:
+        """Group ``k``'s unit in the report: MACs of the engine on this plan (tiles + halo at their
+        in-image size, or the dense blocks where the engine, mode ``"auto"``, or the all-active shortcut
+        runs them densely), plus its share of the estimator."""
+        ran_sparse = not plan.is_full and residual_runs_sparse(plan, feat, self.engine_mode)
+        actual = float(sum(residual_skip_macs(lay, plan, sparse=ran_sparse) for lay in layers))
+        self.recorder.record(
+            f"{step.trunk_name}.group{k}",
+            m,
+            out_hw=step.hw,
+            tile=self.tile,
+            actual_macs=actual,
+            overhead_macs=step.group_overhead,
+        )
+
+    def _end_step(self, step: _Step) -> None:
+        """Maps, per-frame accounting and the recurrent state the next step reads."""
+        i, masks = step.frame_index, step.masks
+        mean_mask = masks.detach().mean(1, keepdim=True)
+        self._frame_masks.setdefault(step.trunk_name, {})[i] = mean_mask
+        if i == self._state["lr"].shape[1] - 1:
+            self.recorder.add_map(f"mask/{step.trunk_name}", mean_mask)
+        # Per-frame accounting (cost-weighted over groups = plain mean, groups cost the same).
+        self._frame_active[i] += masks.detach().mean()
+        self._frame_dense[i] += 1.0
+        self._state["prev"] = i
+        self._state["prev_mask"] = masks.detach() if not self.training else masks
+        self._state["prev_res"] = step.residuals or None
+        if self._errors is not None:
+            self._errors.append(torch.cat(step.errors, dim=1))

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dynskip.methods.skipvsr.v1.arch import SkipVSR
 from dynskip.models.registry import PretrainedModel
 from dynskip.skip.protocol import execution_mode
 
@@ -41,24 +42,16 @@ def charbonnier(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:
     return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
 
 
-def reuse_error_labels(model: nn.Module, lq: Tensor, budget: float) -> tuple[list[Tensor], Tensor]:
+def reuse_error_labels(model: SkipVSR, lq: Tensor, budget: float) -> tuple[list[Tensor], Tensor]:
     """Per-step keep labels from the error skipping would make locally, measured on the dense model.
 
-    One dense forward (all masks forced to one) records, per (step, block, tile), the mean squared
-    difference between the block's residual and what a skipped tile gets instead (the flow-warped
-    previous residual with temporal alignment, zero without). The ``budget`` fraction of units with the
-    largest error are labelled 1. Returns ``(labels, dense_output)`` in ``model.last_logits`` order.
+    :meth:`SkipVSR.reuse_errors` gives, per (step, block group, tile), the mean squared difference
+    between the group's residual and what a skipped tile gets instead (the flow-warped previous residual
+    with temporal alignment, zero without). The ``budget`` fraction of units with the largest error are
+    labelled 1. Returns ``(labels, dense_output)`` in ``model.last_logits`` order.
     """
-    previous = model.mask_override
-    model.mask_override = lambda direction, index, logits: torch.ones_like(logits)
-    model.record_reuse_error = True
-    try:
-        with torch.no_grad(), execution_mode(model, "masked"):
-            out = model(lq)
-        errors = torch.stack(model.last_errors)
-    finally:
-        model.mask_override = previous
-        model.record_reuse_error = False
+    out, per_step = model.reuse_errors(lq)
+    errors = torch.stack(per_step)
     finite = errors[torch.isfinite(errors)]
     k = max(1, round(budget * errors.numel()))
     cut = errors.flatten().topk(k).values.min() if finite.numel() else errors.new_tensor(0.0)
@@ -66,30 +59,17 @@ def reuse_error_labels(model: nn.Module, lq: Tensor, budget: float) -> tuple[lis
     return list(labels.unbind(0)), out
 
 
-def taylor_labels(model: nn.Module, lq: Tensor, gt: Tensor, budget: float) -> tuple[list[Tensor], Tensor]:
+def taylor_labels(model: SkipVSR, lq: Tensor, gt: Tensor, budget: float) -> tuple[list[Tensor], Tensor]:
     """Per-step keep labels ``(B, K, gh, gw)`` from the dense model's first-order contributions.
 
+    The gradient of the squared error to ``gt`` with respect to each mask of
+    :meth:`SkipVSR.dense_with_mask_leaves` (all ones): ``contribution = -dL/dm``.
     Returns ``(labels, dense_output)``; ``labels`` follow the order of ``model.last_logits``.
     """
-    leaves: list[Tensor] = []
-
-    def force_ones(direction: str, index: int, logits: Tensor) -> Tensor:
-        m = torch.ones_like(logits, requires_grad=True)
-        leaves.append(m)
-        return m
-
-    previous = model.mask_override
-    was_training = model.training
-    model.mask_override = force_ones
-    model.train()  # soft-mask (masked dense) path, so the masks stay in the graph
-    try:
-        with torch.enable_grad(), execution_mode(model, "train"):
-            out = model(lq)
-            loss = F.mse_loss(out, gt, reduction="sum")
-            grads = torch.autograd.grad(loss, leaves)
-    finally:
-        model.mask_override = previous
-        model.train(was_training)
+    out, leaves = model.dense_with_mask_leaves(lq)
+    with torch.enable_grad():
+        loss = F.mse_loss(out, gt, reduction="sum")
+        grads = torch.autograd.grad(loss, leaves)
     contrib = torch.stack([-g for g in grads])  # (steps, B, K, gh, gw)
     flat = contrib.flatten()
     k = max(1, round(budget * flat.numel()))

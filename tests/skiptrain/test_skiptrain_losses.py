@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from dynskip.methods.ugsp.schedules import UGSPTemperature, ugsp_lambda_s, ugsp_temperature, ugsp_w_step
-from dynskip.skip.losses import (
+from dynskip.skip.protocol import SkipRecorder, SkipUnit
+from dynskip.skiptrain.losses import (
     BudgetLoss,
     MaskLabelLoss,
     budget_loss,
@@ -16,8 +17,7 @@ from dynskip.skip.losses import (
     mask_label_loss,
     resize_label,
 )
-from dynskip.skip.protocol import SkipRecorder, SkipUnit
-from dynskip.skip.schedules import (
+from dynskip.skiptrain.schedules import (
     BudgetSchedule,
     TemperatureSchedule,
     budget_warmup,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dynskip.skip.relax import (
+from dynskip.skiptrain.relax import (
     GumbelGate,
     GumbelSoftmaxGate,
     gumbel_sigmoid,
