@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -21,7 +22,7 @@ from dynskip.data.degrade import degrade
 from dynskip.data.video import read_video
 from dynskip.metrics.psnr import psnr
 from dynskip.metrics.ssim import ssim
-from dynskip.skip.protocol import SkippingModel, execution_mode
+from dynskip.skip.protocol import SkippingModel, calibrate_for, execution_mode
 from dynskip.utils.checks import check_choice
 from dynskip.utils.timing import interleaved_median
 
@@ -39,13 +40,6 @@ class Workload:
     inputs_desc: str
     reports: list = field(default_factory=list)
     prepare: Callable[[], None] = lambda: None
-
-
-def _calibrator(model: nn.Module, *inputs: Tensor) -> Callable[[], None]:
-    """``model.calibrate(*inputs)`` for a skipping model (:meth:`SkipKnobs.calibrate`), else nothing."""
-    if not isinstance(model, SkippingModel) or not hasattr(model, "calibrate"):
-        return lambda: None
-    return lambda: model.calibrate(*inputs)
 
 
 def _collect(model: nn.Module, reports: list) -> None:
@@ -74,7 +68,10 @@ def vsr_workload(
         return out
 
     work = Workload(
-        run, gt, f"{degradation.upper()} x{scale} of {tuple(gt.shape)}", prepare=_calibrator(model, lq)
+        run,
+        gt,
+        f"{degradation.upper()} x{scale} of {tuple(gt.shape)}",
+        prepare=partial(calibrate_for, model, lq),
     )
     return work
 
@@ -96,7 +93,7 @@ def vfi_workload(model: nn.Module, frames: Tensor, device: str) -> Workload:
         return torch.cat(outs).float().clamp(0, 1).cpu()
 
     desc = f"{len(idx)} odd frames from their neighbours"
-    work = Workload(run, frames[idx], desc, prepare=_calibrator(model, img0[:1], img1[:1]))
+    work = Workload(run, frames[idx], desc, prepare=partial(calibrate_for, model, img0[:1], img1[:1]))
     return work
 
 
@@ -112,15 +109,8 @@ def quality(pred: Tensor, target: Tensor, ssim_protocol: str = "basicsr") -> dic
     }
 
 
-def counted_run(work: Workload, warm_up: bool = False) -> tuple[Tensor, float]:
-    """One evaluated forward pass and the GMACs its convolutions and matmuls performed.
-
-    ``warm_up`` first runs an uncounted pass, for skipping models that calibrate on their first forward
-    (SkipVSR times trial blocks then), so the count holds only what an evaluated pass runs.
-    """
-    if warm_up:
-        with torch.inference_mode():
-            work.run()
+def counted_run(work: Workload) -> tuple[Tensor, float]:
+    """One evaluated forward pass and the GMACs its convolutions and matmuls performed."""
     counter = FlopCounterMode(display=False)
     with counter, torch.inference_mode():
         pred = work.run()
@@ -279,12 +269,12 @@ def evaluate_clip(
             fp32 = {"fp32_psnr": quality(work.run(), work.targets, SSIM_PROTOCOL[task])["psnr"]}
         modes = {name: (w, _under_autocast(ctx, device, autocast)) for name, (w, ctx) in modes.items()}
 
-    # Passes: a counted one per mode (+ SkipVSR's calibration pass), then warm-up and timed repeats.
-    passes = len(modes) * (2 + repeats) + int(is_skip)
+    # Passes: a counted one per mode, then warm-up and timed repeats.
+    passes = len(modes) * (2 + repeats)
     with Progress(transient=True) as progress:
         bar = progress.add_task(f"evaluate {Path(source).name}", total=passes)
         modes = _with_progress(modes, progress, bar)
-        results = _score_modes(modes, task, n_out, is_skip)
+        results = _score_modes(modes, task, n_out)
         seconds = interleaved_median(
             {n: _timed(*m) for n, m in modes.items()}, repeats=repeats, device=device
         )
@@ -323,7 +313,7 @@ def evaluate_clip(
     return out
 
 
-def _score_modes(modes: dict, task: str, n_out: int, is_skip: bool) -> dict[str, dict]:
+def _score_modes(modes: dict, task: str, n_out: int) -> dict[str, dict]:
     """Quality of every mode, and the GMACs it counts (not under ``torch.compile``: the counter
     would see the compiled graph's kernels, not the model's convolutions)."""
     results: dict[str, dict] = {}
@@ -337,7 +327,7 @@ def _score_modes(modes: dict, task: str, n_out: int, is_skip: bool) -> dict[str,
             if name == "model":
                 with torch.inference_mode():
                     mode_work.prepare()
-            pred, gmacs = counted_run(mode_work, warm_up=is_skip and name == "model")
+            pred, gmacs = counted_run(mode_work)
             scores = quality(pred, mode_work.targets, SSIM_PROTOCOL[task])
             results[name] = {**scores, "gmacs_per_frame": gmacs / n_out}
             if name == "model":
