@@ -1,0 +1,72 @@
+"""Where does SkipVSR v2 lose quality: the fine-tune or the reuse? Checked on synthetic clips only.
+
+For seeded synthetic VSR clips (allowed data), PSNR against GT of: official dense BasicVSR, the given
+weights with every patch running (threshold 0: the fine-tune alone), and the given weights at each
+threshold (masked = sparse outputs, calibrated first as ``dynskip evaluate`` does). Drops are against
+official dense BasicVSR.
+
+    OMP_NUM_THREADS=2 python experiments/skipvsr/v2/exploration/synthetic_check.py \
+        --weights src/dynskip/checkpoints/skipvsr_v2_footage.pt --json OUT.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from dynskip.data.synthetic import SyntheticClips
+from dynskip.evaluation.footage import quality, skip_fields, vsr_workload
+from dynskip.models import build_model
+
+
+@torch.inference_mode()
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", default="footage")
+    ap.add_argument("--thresholds", type=float, nargs="+", default=[0.3])
+    ap.add_argument("--textures", nargs="+", default=["noise", "dead_leaves"])
+    ap.add_argument("--speeds", type=float, nargs="+", default=[0.0, 1.0, 4.0])
+    ap.add_argument("--size", type=int, nargs=2, default=[144, 256], help="GT h w")
+    ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--json", type=Path, required=True)
+    args = ap.parse_args()
+    dense = build_model("basicvsr", weights="reds4").eval()
+    rows = []
+    for texture in args.textures:
+        for speed in args.speeds:
+            data = SyntheticClips(
+                "vsr",
+                1,
+                tuple(args.size),
+                args.frames,
+                seed=7,
+                max_speed=speed,
+                texture=texture,
+                num_objects=3,
+            )
+            gt = data[0]["gt"]
+            base = quality(vsr_workload(dense, gt, "cpu").run(), gt)["psnr"]
+            for thr in [0.0, *args.thresholds]:
+                model = build_model("skipvsr-v2", weights=args.weights, threshold=thr).eval()
+                model.execution_mode = "masked"
+                work = vsr_workload(model, gt, "cpu")
+                work.prepare()
+                q = quality(work.run(), gt)["psnr"]
+                row = dict(
+                    texture=texture, speed=speed, threshold=thr, dense_psnr=base, psnr=q, drop=base - q
+                )
+                row["active"] = skip_fields(work.reports)["active_fraction"]
+                print(
+                    json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}),
+                    flush=True,
+                )
+                rows.append(row)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
