@@ -59,11 +59,9 @@ def main() -> None:
                     texture=texture, speed=speed, threshold=thr, dense_psnr=base, psnr=q, drop=base - q
                 )
                 row["active"] = skip_fields(work.reports)["active_fraction"]
-                print(
-                    json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}),
-                    flush=True,
-                )
                 rows.append(row)
+                print(f"{texture} speed {speed} threshold {thr}: ", end="")
+                print(f"drop {base - q:+.3f} dB, active {row['active']:.3f}", flush=True)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=1))
 
