@@ -15,8 +15,8 @@ from dynskip.config import compose_config
 from dynskip.eval import evaluate
 from dynskip.evaluation.loading import load_lightning_checkpoint
 from dynskip.models import build_model
-from dynskip.models.checkpoint import read_checkpoint
 from dynskip.train import train
+from dynskip.zoo.checkpoint import read_checkpoint
 from helpers.training import TINY_VSR
 
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from dynskip.methods.ugsp.models import DELTA_DTYPES, _state_from_lightning, export_checkpoint, ugsp_rife
-from dynskip.models.checkpoint import load_state_dict_strict
+from dynskip.zoo.checkpoint import load_state_dict_strict
 
 
 def main(argv: Sequence[str] | None = None) -> int:

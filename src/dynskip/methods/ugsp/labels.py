@@ -340,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from dynskip.models import build_model
-    from dynskip.models.checkpoint import load_state_dict_strict
+    from dynskip.zoo.checkpoint import load_state_dict_strict
 
     if str(args.weights).endswith(".ckpt"):
         model = build_model(args.model)
