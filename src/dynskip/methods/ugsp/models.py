@@ -24,7 +24,7 @@ Checkpoint format (plain tensors and strings; ``weights_only=True``)::
 ``weights`` may also be an official RIFE file (backbone only; heads stay at their all-keep
 initialisation) or a full state dict of :class:`UGSPRIFE`.
 
-Exporting a trained run: ``python -m dynskip.methods.ugsp.export RUN/checkpoints/last.ckpt OUT.pt``.
+Exporting a trained run: ``python -m dynskip.cli.ugsp_export RUN/checkpoints/last.ckpt OUT.pt``.
 """
 
 from __future__ import annotations
