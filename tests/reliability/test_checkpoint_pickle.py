@@ -1,5 +1,5 @@
 """Pickle payloads are still refused by every checkpoint loader: the model registry's weights
-(``models/checkpoint.py``), a Lightning checkpoint given to ``--ckpt``, ``ckpt_path=PATH`` and
+(``zoo/checkpoint.py``), a Lightning checkpoint given to ``--ckpt``, ``ckpt_path=PATH`` and
 ``ckpt_path=last`` in training, and ``ckpt_path`` in evaluation. The payload would create a file if
 it ever ran; no test may find that file."""
 
