@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.flops import dummy_inputs, flops_report
-from dynskip.models import registry
 from dynskip.skip.protocol import SkipKnobs, SkipUnit
+from dynskip.zoo import registry
 
 C = 4
 

@@ -17,9 +17,9 @@ import torch.nn.functional as F
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, ResidualBlockNoBN
 from dynskip.assets import asset_path, package_dir
-from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
-from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
-from dynskip.models.registry import PretrainedModel, build_model, get_entry
+from dynskip.models import PretrainedModel, build_model, get_entry
+from dynskip.zoo.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
+from dynskip.zoo.checkpoint import CheckpointMismatchError, read_checkpoint
 
 ORACLE_PACKAGE = "_basicvsr_oracle"
 NUM_PARAMETERS = 6_291_311

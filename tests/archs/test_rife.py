@@ -18,9 +18,9 @@ from dynskip.archs.rife_arch import PAD_MULTIPLE, IFBlock, IFNet
 from dynskip.archs.warp import flow_warp
 from dynskip.assets import asset_path, package_dir
 from dynskip.metrics.psnr import psnr
-from dynskip.models.checkpoint import CheckpointMismatchError
-from dynskip.models.registry import build_model, get_entry
-from dynskip.models.rife import load_rife_weights
+from dynskip.models import build_model, get_entry
+from dynskip.zoo.checkpoint import CheckpointMismatchError
+from dynskip.zoo.rife import load_rife_weights
 from helpers import clips
 
 ORACLE_PACKAGE = "_rife_reference_oracle"

@@ -1,5 +1,5 @@
 """Pickle payloads are still refused by every checkpoint loader: the model registry's weights
-(``models/checkpoint.py``), a Lightning checkpoint given to ``--ckpt``, ``ckpt_path=PATH`` and
+(``zoo/checkpoint.py``), a Lightning checkpoint given to ``--ckpt``, ``ckpt_path=PATH`` and
 ``ckpt_path=last`` in training, and ``ckpt_path`` in evaluation. The payload would create a file if
 it ever ran; no test may find that file."""
 
@@ -15,8 +15,8 @@ from dynskip.config import compose_config
 from dynskip.eval import evaluate
 from dynskip.evaluation.loading import load_lightning_checkpoint
 from dynskip.models import build_model
-from dynskip.models.checkpoint import read_checkpoint
 from dynskip.train import train
+from dynskip.zoo.checkpoint import read_checkpoint
 from helpers.training import TINY_VSR
 
 

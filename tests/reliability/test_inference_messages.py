@@ -7,7 +7,7 @@ import torch
 
 from dynskip.data.video import VideoWriter
 from dynskip.models import build_model
-from dynskip.models.checkpoint import CheckpointMismatchError, read_checkpoint
+from dynskip.zoo.checkpoint import CheckpointMismatchError, read_checkpoint
 from helpers.clips import tiny_video
 
 

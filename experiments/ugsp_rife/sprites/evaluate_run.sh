@@ -18,7 +18,7 @@ for step in "$@"; do
     ckpt=$run/checkpoints/step$(printf %07d "$step").ckpt
     until [ -f "$ckpt" ]; do sleep 20; done
     sleep 10  # the checkpoint callback may still be writing it
-    $python -m dynskip.methods.ugsp.export "$ckpt" "$run/${name}_$step.pt"
+    $python -m dynskip.cli.ugsp_export "$ckpt" "$run/${name}_$step.pt"
     bash "$here/evaluate_heads.sh" "$run/${name}_$step.pt" "${name}_$step" "$table" "$step"
     echo "evaluated ${name}_$step $(date +%T)"
 done

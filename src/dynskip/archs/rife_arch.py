@@ -1,7 +1,7 @@
 """RIFE v3.9 IFNet (Practical-RIFE HD v3 line) in fast mode: coarse-to-fine intermediate flow + fusion mask.
 
 Module names follow the official ``flownet.pkl`` (after stripping ``module.``): ``block{0..3}.conv0``,
-``.convblock``, ``.lastconv``, so the official weights load strictly (see ``dynskip.models.rife``).
+``.convblock``, ``.lastconv``, so the official weights load strictly (see ``dynskip.zoo.rife``).
 Fast mode is the reference inference path: no ContextNet/UNet refinement.
 
 Subclasses (UGSP on RIFE) change how a block runs by overriding ``IFNet.run_block`` and can rebuild a

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from dynskip.models import build_model, get_entry
-from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
 from dynskip.skip.protocol import SkippingModel, execution_mode
+from dynskip.zoo.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
 
 
 def default_weights(name: str) -> str | None:

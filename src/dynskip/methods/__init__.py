@@ -1,6 +1,7 @@
 """One home per skipping method (``ugsp/``, ``skipvsr/``), laid out alike: ``arch`` (its nn.Modules),
-``objective``, ``labels``, ``schedules``, ``models`` (its registry entries) and ``export``. Methods
-build on the shared layers below them (``archs/``, ``skip/``, ``models/registry``); nothing below
-imports a method, except ``dynskip.models``' package file, which imports each ``models`` module so
-that importing ``dynskip.models`` registers every model.
+``objective``, ``labels``, ``schedules`` and ``models`` (its registry entries, checkpoint format and
+export). Their commands (label caches, exports) live with the other CLIs in ``dynskip.cli``. Methods
+build on the shared layers below them (``archs/``, ``skip/``, ``zoo/``); nothing below imports a
+method. ``dynskip.models``, the public face above them, imports each ``models`` module so that
+importing it registers every model.
 """

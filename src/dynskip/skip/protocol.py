@@ -257,7 +257,7 @@ class SkipKnobs:
     _budget: float = 1.0
     _execution_mode: str = "train"
     # The dense baseline when it is not this model with every unit on (a fine-tuned backbone): a callable
-    # returning that module (e.g. :class:`dynskip.models.registry.PretrainedModel`), set by checkpoint
+    # returning that module (e.g. :class:`dynskip.models.PretrainedModel`), set by checkpoint
     # loaders; ``None``: the model's own dense mode.
     dense_reference = None
 

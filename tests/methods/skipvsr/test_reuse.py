@@ -12,9 +12,9 @@ from dynskip.methods.skipvsr.labels import fit_reuse_estimator, reuse_samples
 from dynskip.methods.skipvsr.models import export_skipvsr_v2_checkpoint, load_skipvsr_v2_weights
 from dynskip.methods.skipvsr.policy import ReusePolicy, patch_occlusion
 from dynskip.models import build_model
-from dynskip.models.checkpoint import CheckpointMismatchError
 from dynskip.skip.fallback import CUTOVERS, clear_fallback_cache, cutover_key
 from dynskip.train import train
+from dynskip.zoo.checkpoint import CheckpointMismatchError
 
 TINY = {"num_feat": 8, "num_block": 3, "patch": 8}
 

@@ -140,7 +140,7 @@ def test_export_roundtrip(tmp_path: Path) -> None:
     # With deltas its all-active mode is no longer official BasicVSR: the baseline is named instead.
     assert str(again.dense_reference) == "official basicvsr (reds4)"
     assert build_model("skipvsr", weights="reds4").dense_reference is None  # no deltas: itself, dense
-    from dynskip.models.checkpoint import CheckpointMismatchError
+    from dynskip.zoo.checkpoint import CheckpointMismatchError
 
     for broken, message in (
         ({**obj, "backbone_delta": {"fusion.bias": torch.zeros(1)}}, r"'fusion\.bias' is \(1,\), expected"),
@@ -155,7 +155,7 @@ def test_export_roundtrip(tmp_path: Path) -> None:
 def test_compare_dense_uses_the_named_dense_reference() -> None:
     from dynskip.assets import asset_path
     from dynskip.evaluation.footage import evaluate_footage
-    from dynskip.models.registry import PretrainedModel
+    from dynskip.models import PretrainedModel
 
     torch.manual_seed(0)
     model = build_model("skipvsr", weights="reds4").eval()

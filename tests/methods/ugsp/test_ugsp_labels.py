@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dynskip.cli.ugsp_labels import main
 from dynskip.config import compose_config
 from dynskip.losses import laplacian_nll
 from dynskip.methods.ugsp.labels import (
@@ -16,7 +17,6 @@ from dynskip.methods.ugsp.labels import (
     align_cached_labels,
     build_label_cache,
     fingerprint_path,
-    main,
     uncertainty_to_labels,
 )
 from dynskip.models import build_model

@@ -323,7 +323,7 @@ def test_a_batch_where_only_some_samples_restart_matches_each_sample_alone(monke
 )
 def test_exception_a_delta_of_the_wrong_shape_is_named(delta, message, tmp_path) -> None:
     from dynskip.methods.ugsp.models import FORMAT
-    from dynskip.models.checkpoint import CheckpointMismatchError
+    from dynskip.zoo.checkpoint import CheckpointMismatchError
 
     heads = {k: v for k, v in build_model("ugsp-rife").state_dict().items() if k.startswith("mask_heads.")}
     heads |= {

@@ -18,14 +18,14 @@ from typing import Any
 import torch
 
 from dynskip.methods.skipvsr.arch import SkipVSRv2
-from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
-from dynskip.models.checkpoint import (
+from dynskip.zoo.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
+from dynskip.zoo.checkpoint import (
     CheckpointMismatchError,
     add_backbone_deltas,
     load_state_dict_strict,
     read_checkpoint,
 )
-from dynskip.models.registry import PretrainedModel, register_model, resolve_weights
+from dynskip.zoo.registry import PretrainedModel, register_model, resolve_weights
 
 FORMAT = "skipvsr-v2"
 CONFIG_KEYS = ("num_feat", "num_block", "patch")

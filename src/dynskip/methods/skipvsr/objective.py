@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.losses.charbonnier import charbonnier_loss
-from dynskip.models.registry import PretrainedModel
 from dynskip.skip.protocol import execution_mode
+from dynskip.zoo.registry import PretrainedModel
 
 
 class ReuseObjective(nn.Module):

@@ -24,7 +24,7 @@ Checkpoint format (plain tensors and strings; ``weights_only=True``)::
 ``weights`` may also be an official RIFE file (backbone only; heads stay at their all-keep
 initialisation) or a full state dict of :class:`UGSPRIFE`.
 
-Exporting a trained run: ``python -m dynskip.methods.ugsp.export RUN/checkpoints/last.ckpt OUT.pt``.
+Exporting a trained run: ``python -m dynskip.cli.ugsp_export RUN/checkpoints/last.ckpt OUT.pt``.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from torch import Tensor
 from dynskip.assets import asset_path
 from dynskip.methods.ugsp.arch import UGSP, official_key
 from dynskip.methods.ugsp.rife_arch import UGSPRIFE
-from dynskip.models.checkpoint import (
+from dynskip.zoo.checkpoint import (
     CheckpointMismatchError,
     add_backbone_deltas,
     load_state_dict_strict,
     read_checkpoint,
 )
-from dynskip.models.registry import PretrainedModel, register_model
-from dynskip.models.rife import read_rife_state
+from dynskip.zoo.registry import PretrainedModel, register_model
+from dynskip.zoo.rife import read_rife_state
 
 HEAD_PREFIXES = ("mask_heads.", "uncertainty_head.")
 

@@ -8,7 +8,7 @@ Phase 2, :class:`UGSPPruningObjective` (the official ``update()``):
 + consistency_weight * sum_k census(feat_k, feat_k^dense.detach())
 + lambda_s * (budget_weight * |density - budget| + w_step * sum_k |label_k - mask_k| / 10)``.
 Schedules are the paper's (by epoch, here ``1 + global_step / steps_per_epoch``) unless a constant is
-given. Labels come from the cache built by ``python -m dynskip.methods.ugsp.labels`` (by sample key) or are
+given. Labels come from the cache built by ``python -m dynskip.cli.ugsp_labels`` (by sample key) or are
 computed online from the uncertainty head (works with random crops).
 """
 
@@ -70,7 +70,7 @@ def _check_cached_settings(folder: Path, settings: LabelSettings) -> None:
     if differ:
         raise ValueError(
             f"label cache {folder} was built with other label settings ({'; '.join(differ)}): rebuild it "
-            "with python -m dynskip.methods.ugsp.labels or set task.objective.label_settings to match"
+            "with python -m dynskip.cli.ugsp_labels or set task.objective.label_settings to match"
         )
 
 
@@ -110,7 +110,7 @@ class UGSPPruningObjective(nn.Module):
         check_choice(labels, "labels", ("online", "cache", "none"))
         if labels == "cache" and not (label_cache and (Path(label_cache) / MANIFEST).is_file()):
             raise FileNotFoundError(
-                f"label cache {label_cache} has no {MANIFEST}: run dynskip.methods.ugsp.labels"
+                f"label cache {label_cache} has no {MANIFEST}: run dynskip.cli.ugsp_labels"
             )
         check_choice(density_scope, "density_scope", ("prunable", "all"))
         self.aux_weight, self.consistency_weight = aux_weight, consistency_weight

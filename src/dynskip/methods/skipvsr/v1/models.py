@@ -23,14 +23,14 @@ import torch
 from torch import Tensor
 
 from dynskip.methods.skipvsr.v1.arch import SkipVSR
-from dynskip.models.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
-from dynskip.models.checkpoint import (
+from dynskip.zoo.basicvsr import PRETRAINED_ASSETS, convert_basicvsr_state_dict
+from dynskip.zoo.checkpoint import (
     CheckpointMismatchError,
     add_backbone_deltas,
     load_state_dict_strict,
     read_checkpoint,
 )
-from dynskip.models.registry import PretrainedModel, register_model, resolve_weights
+from dynskip.zoo.registry import PretrainedModel, register_model, resolve_weights
 
 FORMAT = "skipvsr-v1"
 ESTIMATOR_PREFIXES = ("backward_estimator.", "forward_estimator.")

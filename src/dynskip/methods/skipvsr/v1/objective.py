@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dynskip.methods.skipvsr.v1.arch import SkipVSR
-from dynskip.models.registry import PretrainedModel
 from dynskip.skip.protocol import execution_mode
+from dynskip.zoo.registry import PretrainedModel
 
 
 def charbonnier(pred: Tensor, target: Tensor, eps: float = 1e-6) -> Tensor:

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from dynskip.archs.basicvsr_arch import BasicVSR
 from dynskip.assets import asset_path
-from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
-from dynskip.models.registry import register_model
+from dynskip.zoo.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
+from dynskip.zoo.registry import register_model
 
 BASICSR_CONTAINER_KEYS = ("params_ema", "params")  # in order of preference
 MMAGIC_CONTAINER_KEY = "state_dict"

@@ -8,7 +8,7 @@ from omegaconf import OmegaConf
 
 from dynskip.config import config_dir
 from dynskip.models import build_model, get_entry
-from dynskip.models.registry import constructor_parameters
+from dynskip.zoo.registry import constructor_parameters
 
 PASS_THROUGH = ("basicvsr", "rife", "skipvsr", "ugsp", "ugsp-rife")
 

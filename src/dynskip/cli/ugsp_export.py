@@ -1,4 +1,4 @@
-"""``python -m dynskip.methods.ugsp.export LIGHTNING_CKPT OUT.pt``: a ugsp-rife run -> the shipped format."""
+"""``python -m dynskip.cli.ugsp_export LIGHTNING_CKPT OUT.pt``: a ugsp-rife run -> the shipped format."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 from collections.abc import Sequence
 
 from dynskip.methods.ugsp.models import DELTA_DTYPES, _state_from_lightning, export_checkpoint, ugsp_rife
-from dynskip.models.checkpoint import load_state_dict_strict
+from dynskip.zoo.checkpoint import load_state_dict_strict
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dynskip.methods.ugsp.export", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m dynskip.cli.ugsp_export", description=__doc__)
     parser.add_argument("ckpt", help="Lightning checkpoint of a ugsp-rife run (or a full state dict)")
     parser.add_argument("out", help="output .pt: heads + backbone deltas against the official RIFE v3.9")
     parser.add_argument("--delta-tolerance", type=float, default=0.0)

@@ -1,4 +1,4 @@
-"""Checkpoint reading and strict loading with key reports (``dynskip.models.checkpoint``)."""
+"""Checkpoint reading and strict loading with key reports (``dynskip.zoo.checkpoint``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dynskip.models.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
+from dynskip.zoo.checkpoint import CheckpointMismatchError, load_state_dict_strict, read_checkpoint
 
 
 class Pickled:

@@ -8,8 +8,8 @@ from torch import Tensor, nn
 
 from dynskip.archs.rife_arch import IFNet
 from dynskip.assets import asset_path
-from dynskip.models.checkpoint import load_state_dict_strict, read_checkpoint
-from dynskip.models.registry import register_model
+from dynskip.zoo.checkpoint import load_state_dict_strict, read_checkpoint
+from dynskip.zoo.registry import register_model
 
 # The official file also holds networks that fast-mode IFNet never runs: the ContextNet/UNet refinement
 # (``contextnet.``, ``unet.``; only used with fastmode=False) and the training-time teacher block that

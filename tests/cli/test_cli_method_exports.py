@@ -1,0 +1,38 @@
+"""The methods' export commands (``python -m dynskip.cli.ugsp_export`` / ``skipvsr_export``): a Lightning
+checkpoint of a run -> the shipped format, which loads back into the same network."""
+
+from __future__ import annotations
+
+import torch
+
+from dynskip.cli import skipvsr_export, ugsp_export
+from dynskip.models import build_model
+
+
+def _lightning_checkpoint(model: torch.nn.Module, path, step: int) -> str:
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, "global_step": step}, path)
+    return str(path)
+
+
+def test_ugsp_export_writes_a_checkpoint_that_loads_back(tmp_path, capsys) -> None:
+    model = build_model("ugsp-rife", weights="rife-v3.9").eval()
+    with torch.no_grad():
+        model.block3.lastconv.bias.add_(0.01)  # a fine-tuned backbone tensor
+    ckpt = _lightning_checkpoint(model, tmp_path / "last.ckpt", step=3)
+    assert ugsp_export.main([ckpt, str(tmp_path / "out.pt")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    again = build_model("ugsp-rife", weights=str(tmp_path / "out.pt"))
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in model.state_dict().items())
+
+
+def test_skipvsr_export_writes_a_checkpoint_that_loads_back(tmp_path, capsys) -> None:
+    model = build_model("skipvsr-v2", weights="reds4", patch=16).eval()
+    ckpt = _lightning_checkpoint(model, tmp_path / "last.ckpt", step=7)
+    assert skipvsr_export.main([ckpt, str(tmp_path / "out.pt")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    stored = torch.load(tmp_path / "out.pt", weights_only=True)
+    assert stored["extra"] == {"source_step": 7}
+    again = build_model("skipvsr-v2", weights=str(tmp_path / "out.pt"), patch=16)
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value)
