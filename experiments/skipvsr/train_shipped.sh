@@ -9,5 +9,5 @@ OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} .venv/bin/python -m dynskip.train experime
   model.budget=0.5 phase1_steps=200 trainer.max_steps=300 trainer.val_check_interval=100 \
   data.batch_size=2 data.train.num_frames=5 data.train.augment.crop_size=128 \
   logger=csv test=false seed=1234 "hydra.run.dir=${RUN}" "$@"
-.venv/bin/python experiments/skipvsr/export_checkpoint.py "${RUN}/checkpoints/last.ckpt" \
+.venv/bin/python -m dynskip.cli.skipvsr_export "${RUN}/checkpoints/last.ckpt" --model skipvsr \
   src/dynskip/checkpoints/skipvsr_reds4.pt

@@ -36,3 +36,15 @@ def test_skipvsr_export_writes_a_checkpoint_that_loads_back(tmp_path, capsys) ->
     again = build_model("skipvsr-v2", weights=str(tmp_path / "out.pt"), patch=16)
     for key, value in model.state_dict().items():
         torch.testing.assert_close(again.state_dict()[key], value)
+
+
+def test_skipvsr_export_of_the_first_design(tmp_path, capsys) -> None:
+    model = build_model("skipvsr", weights="reds4").eval()
+    with torch.no_grad():
+        model.forward_trunk.residual_blocks[0].conv1.bias.add_(0.01)  # a fine-tuned backbone tensor
+    ckpt = _lightning_checkpoint(model, tmp_path / "last.ckpt", step=5)
+    assert skipvsr_export.main([ckpt, str(tmp_path / "out.pt"), "--model", "skipvsr"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    again = build_model("skipvsr", weights=str(tmp_path / "out.pt"))
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value, atol=1e-3, rtol=0)  # fp16 deltas
