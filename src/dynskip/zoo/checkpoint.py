@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -50,12 +51,59 @@ def load_state_dict_strict(model: nn.Module, state: Mapping[str, torch.Tensor], 
     model.load_state_dict(state, strict=True)
 
 
+PACKED_INT8 = "packed_int8"  # the key that marks :func:`pack_int8_deltas`'s form
+
+
+def pack_int8_deltas(deltas: Mapping[str, torch.Tensor]) -> dict[str, object]:
+    """All ``deltas`` in one int8 buffer with one float32 scale per output channel (dim 0).
+
+    A quarter of float32's bytes, and two file records instead of one per tensor (a zip record costs
+    about 0.4 kB, which for BasicVSR's 254 tensors would outweigh the savings of fp16 scales). Rounding
+    error: at most ``max |delta| / 254`` of each channel. :func:`unpack_int8_deltas` inverts it.
+    """
+    keys, shapes, values, scales = [], [], [], []
+    for key, delta in deltas.items():
+        if delta.dim() == 0:
+            raise ValueError(f"delta {key!r} is a scalar; int8 packing needs an output-channel dimension")
+        flat = delta.detach().float().reshape(delta.shape[0], -1)
+        scale = (flat.abs().amax(1, keepdim=True) / 127.0).clamp_min(torch.finfo(torch.float32).tiny)
+        values.append(torch.round(flat / scale).clamp(-127, 127).to(torch.int8).flatten())
+        scales.append(scale.flatten())
+        keys.append(key)
+        shapes.append(list(delta.shape))
+    return {PACKED_INT8: torch.cat(values), "scale": torch.cat(scales), "keys": keys, "shapes": shapes}
+
+
+def unpack_int8_deltas(packed: Mapping, source: str) -> dict[str, torch.Tensor]:
+    """:func:`pack_int8_deltas`'s form back to ``{key: float32 delta}``; a clear error if malformed."""
+    values, scales = packed.get(PACKED_INT8), packed.get("scale")
+    keys, shapes = packed.get("keys"), packed.get("shapes")
+    sizes = [math.prod(shape) for shape in shapes] if isinstance(shapes, list) else []
+    ok = isinstance(values, torch.Tensor) and values.dtype == torch.int8 and isinstance(scales, torch.Tensor)
+    ok = ok and isinstance(keys, list) and len(keys) == len(sizes) and values.numel() == sum(sizes)
+    ok = ok and scales.numel() == sum(shape[0] for shape in shapes if shape)
+    if not ok:
+        raise CheckpointMismatchError(
+            f"{source}: packed int8 deltas must hold '{PACKED_INT8}' (int8), 'scale' (one float per output "
+            "channel), 'keys' and 'shapes' of matching sizes"
+        )
+    out = {}
+    for key, shape, q, scale in zip(
+        keys, shapes, values.split(sizes), scales.split([shape[0] for shape in shapes]), strict=True
+    ):
+        out[key] = (q.float().reshape(shape[0], -1) * scale[:, None]).reshape(shape)
+    return out
+
+
 def add_backbone_deltas(state: dict[str, torch.Tensor], deltas: Mapping, source: str) -> None:
-    """Add a fine-tune's ``deltas`` (trained - official, any float dtype) to the official ``state`` in place.
+    """Add a fine-tune's ``deltas`` (trained - official: any float dtype, or :func:`pack_int8_deltas`'s
+    form) to the official ``state`` in place.
 
     Each delta must name a tensor of ``state`` and have its shape: a broadcastable one would otherwise
     shift the whole tensor silently.
     """
+    if PACKED_INT8 in deltas:
+        deltas = unpack_int8_deltas(deltas, source)
     for key, delta in deltas.items():
         if key not in state:
             raise CheckpointMismatchError(f"{source}: backbone delta for unknown key {key!r}")

@@ -238,7 +238,7 @@ def test_checkpoint_round_trip_with_deltas(tmp_path, monkeypatch):
     with torch.no_grad():
         model.forward_trunk.residual_blocks[1].conv2.bias.add_(0.25)
         model.policy.estimator.linear.bias.fill_(-1.5)
-    path = export_skipvsr_v2_checkpoint(model, tmp_path / "v2.pt")
+    path = export_skipvsr_v2_checkpoint(model, tmp_path / "v2.pt", delta_format="float16")
     obj = torch.load(path, weights_only=True)
     assert list(obj["backbone_delta"]) == ["forward_trunk.main.2.1.conv2.bias"]
     assert obj["backbone_delta"]["forward_trunk.main.2.1.conv2.bias"].dtype == torch.float16
@@ -248,6 +248,29 @@ def test_checkpoint_round_trip_with_deltas(tmp_path, monkeypatch):
     assert again.dense_reference is not None
     with pytest.raises(CheckpointMismatchError, match="patch: checkpoint 8 vs model 16"):
         load_skipvsr_v2_weights(tiny(patch=16), path)
+
+
+def test_checkpoint_round_trip_with_packed_int8_deltas(tmp_path, monkeypatch):
+    model = tiny()
+    official = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("policy.")}
+    monkeypatch.setattr("dynskip.methods.skipvsr.models.official_state", lambda backbone: dict(official))
+    with torch.no_grad():
+        model.forward_trunk.residual_blocks[1].conv2.weight.add_(
+            torch.randn_like(official["forward_trunk.main.2.1.conv2.weight"]) * 0.01
+        )
+        model.backward_trunk.residual_blocks[0].conv1.bias.add_(0.25)
+    path = export_skipvsr_v2_checkpoint(model, tmp_path / "v2.pt")  # int8 by default
+    packed = torch.load(path, weights_only=True)["backbone_delta"]
+    assert packed["packed_int8"].dtype == torch.int8 and len(packed["keys"]) == 2
+    again = tiny(seed=5)
+    load_skipvsr_v2_weights(again, path)
+    for key, value in model.state_dict().items():  # at most half a step of 1/127 of each channel's delta
+        torch.testing.assert_close(again.state_dict()[key], value, atol=0.25 / 254 + 1e-6, rtol=0)
+    obj = torch.load(path, weights_only=True)
+    obj["backbone_delta"]["scale"] = obj["backbone_delta"]["scale"][:-1]
+    torch.save(obj, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointMismatchError, match="packed int8 deltas must hold"):
+        load_skipvsr_v2_weights(tiny(), tmp_path / "bad.pt")
 
 
 @pytest.mark.slow

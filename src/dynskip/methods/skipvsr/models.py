@@ -3,7 +3,8 @@
 Checkpoints ``load_skipvsr_v2_weights`` reads (``weights_only=True``):
 
 - the SkipVSR v2 format ``{"format": "skipvsr-v2", "backbone": "reds4", "config": {...},
-  "policy": {...}, "backbone_delta": {key: fp16 tensor}}`` (:func:`export_skipvsr_v2_checkpoint`):
+  "policy": {...}, "backbone_delta": packed int8 or {key: fp16 tensor}}``
+  (:func:`export_skipvsr_v2_checkpoint`):
   the official backbone named by ``backbone`` plus the deltas a fine-tune made, and the fitted policy;
 - a SkipVSR v2 state dict, plain or inside a Lightning checkpoint (``model.`` prefix);
 - a BasicVSR checkpoint (BasicSR / mmagic / plain), including the built-in ``reds4`` and ``vimeo90k-*``.
@@ -23,6 +24,7 @@ from dynskip.zoo.checkpoint import (
     CheckpointMismatchError,
     add_backbone_deltas,
     load_state_dict_strict,
+    pack_int8_deltas,
     read_checkpoint,
 )
 from dynskip.zoo.registry import PretrainedModel, register_model, resolve_weights
@@ -49,16 +51,31 @@ def official_state(backbone: str) -> dict[str, torch.Tensor]:
     return convert_basicvsr_state_dict(read_checkpoint(path), source=str(path))
 
 
+DELTA_FORMATS = ("int8", "float16")
+
+
 def export_skipvsr_v2_checkpoint(
-    model: SkipVSRv2, path: str | Path, backbone: str = "reds4", extra: Mapping[str, Any] | None = None
+    model: SkipVSRv2,
+    path: str | Path,
+    backbone: str = "reds4",
+    extra: Mapping[str, Any] | None = None,
+    delta_format: str = "int8",
 ) -> Path:
-    """Write fp16 deltas of every backbone tensor that differs from the official ``backbone``."""
+    """Write the deltas of every backbone tensor that differs from the official ``backbone``.
+
+    ``delta_format``: ``"int8"`` (one buffer, per-output-channel scales, :func:`pack_int8_deltas`; a
+    BasicVSR fine-tune fits in under 5 MB) or ``"float16"`` (one tensor per key, twice the bytes).
+    """
+    if delta_format not in DELTA_FORMATS:
+        raise ValueError(f"delta_format must be one of {DELTA_FORMATS}, got {delta_format!r}")
     state = model.state_dict()
     delta = {}
     for key, ref in official_state(backbone).items():
         diff = state[key].detach().float() - ref.float()
         if diff.abs().max() > 0:
-            delta[key] = diff.half()
+            delta[key] = diff if delta_format == "int8" else diff.half()
+    if delta_format == "int8" and delta:  # no fine-tune: nothing to pack
+        delta = pack_int8_deltas(delta)
     policy = {k: v.detach().clone() for k, v in model.policy.state_dict().items()}
     obj = {"format": FORMAT, "backbone": backbone, "config": model_config(model), "policy": policy}
     obj["backbone_delta"] = delta
@@ -106,7 +123,7 @@ def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
     load_state_dict_strict(model, {**state, **policy}, source=str(path))
 
 
-# The shipped fine-tune (experiments/skipvsr/v2/README.md, round 2): REDS4 backbone + fp16 deltas of
+# The shipped fine-tune (experiments/skipvsr/v2/README.md, round 2): REDS4 backbone + int8 deltas of
 # phase 2 on the footage pool, selected on held-out train-clip ranges before any unseen measurement.
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "skipvsr_v2_footage.pt"
 
