@@ -375,3 +375,27 @@ def test_dropped_frames_are_reported_with_where(tmp_path):
     assert frames.shape[0] == 12 or damaged, "a short clip without a warning"
     if damaged:
         assert str(broken) in damaged[0]
+
+
+def test_footage_mix_takes_extra_datasets_by_name(fake_pool):
+    from dynskip.data.synthetic import SyntheticClips
+
+    synthetic = SyntheticClips("vfi", num_samples=3, size=32, seed=0)
+    mix = footage_mix(["tree"], weights={"synthetic": 1.0, "tree": 0.0}, length=6, task="vfi",
+                      extra={"synthetic": synthetic})  # fmt: skip
+    assert mix.names == ["tree", "synthetic"]
+    assert {mix[i]["key"] for i in range(6)} <= {synthetic[i]["key"] for i in range(3)}
+    with pytest.raises(ValueError, match="extra dataset 'tree' has the name of a clip"):
+        footage_mix(["tree"], task="vfi", extra={"tree": synthetic})
+
+
+def test_footage_vsr_synthetic_config_mixes_synthetic_scenes(fake_pool, tmp_path):
+    module = _datamodule("footage_vsr_synthetic", tmp_path, ["data.train.augment.crop_size=32",
+                                                             "data.train.extra.synthetic.num_samples=2"])  # fmt: skip
+    mix = module.train_set
+    assert mix.names == ["carphone", "vtest", "box", "tree", "synthetic"]
+    assert mix.shares()["synthetic"] == pytest.approx(0.5)
+    picked = [i for i in range(len(mix)) if mix._which[i] == 4][0]
+    sample = mix[picked]
+    assert sample["lq"].shape == (7, 3, 8, 8) and sample["gt"].shape == (7, 3, 32, 32)
+    assert [part.clip for part in module.val_set.datasets] == ["carphone", "vtest", "box", "tree"]

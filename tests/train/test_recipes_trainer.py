@@ -18,6 +18,7 @@ CPU_SIZED = {
     "experiment=skipvsr_video",
     "experiment=skipvsr_video_finetune",
     "experiment=skipvsr_v2_footage",
+    "experiment=skipvsr_v2_footage_distill",
     "experiment=ugsp_rife_video",
     "experiment=ugsp_rife_video_mixed",
     "experiment=ugsp_rife_video_uncertainty",

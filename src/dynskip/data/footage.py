@@ -182,11 +182,19 @@ def footage_mix(
     length: int | None = None,
     seed: int = 0,
     holdout: float = HOLDOUT_FRACTION,
+    extra: Mapping[str, Dataset] | None = None,
     **clip_kwargs: object,
 ) -> FootageMix:
     """Training mixture of the train ranges of ``clips`` (``FootageClips(clip, "train", **clip_kwargs)``
-    each), weighted as :class:`FootageMix` says."""
-    datasets = {clip: FootageClips(clip, "train", holdout, **clip_kwargs) for clip in _unique(clips)}
+    each) and of the ``extra`` datasets (e.g. ``{"synthetic": SyntheticClips(...)}``: allowed training
+    data that is not footage), weighted as :class:`FootageMix` says; ``weights`` names either kind."""
+    datasets: dict[str, Dataset] = {
+        clip: FootageClips(clip, "train", holdout, **clip_kwargs) for clip in _unique(clips)
+    }
+    for name, dataset in (extra or {}).items():
+        if name in datasets:
+            raise ValueError(f"footage_mix: extra dataset {name!r} has the name of a clip; clips: {list(datasets)}")
+        datasets[name] = dataset
     return FootageMix(datasets, weights, length, seed)
 
 

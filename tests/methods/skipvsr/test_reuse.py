@@ -305,6 +305,21 @@ def test_hydra_smoke_training_both_phases(tmp_path):
     assert "train/rec" in metrics and "train/distill" in metrics
 
 
+def test_distillation_only_recipe_leaves_out_the_gt_term(tmp_path):
+    run = [r for r in TINY_RUN if r != "experiment=skipvsr_v2_footage"]
+    cfg = compose_config("train", ["experiment=skipvsr_v2_footage_distill", *run], tmp_path)
+    assert cfg.task.objective.rec_weight == 0.0
+    metrics = train(cfg)
+    assert "train/distill" in metrics and "train/rec" not in metrics
+
+
+def test_objective_refuses_no_phase_two_term():
+    from dynskip.methods.skipvsr.objective import ReuseObjective
+
+    with pytest.raises(ValueError, match="rec_weight or distill_weight > 0, got 0.0, 0"):
+        ReuseObjective(rec_weight=0.0, distill_weight=0)
+
+
 def test_phase_one_trains_only_the_estimator():
     from types import SimpleNamespace
 

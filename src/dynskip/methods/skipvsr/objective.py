@@ -8,7 +8,8 @@ One step (``objective(task, batch)``), ``phase1_steps`` deciding the phase by th
 2. Phase 2: the model runs with its hard reuse decisions (``"train"`` = masked, differentiable in the
    backbone), and learns to tolerate them: ``rec`` Charbonnier to GT plus ``distill`` Charbonnier to
    the frozen official dense BasicVSR (``teacher_weights``), the model the speed and quality targets
-   are judged against. Which parameters train is the task's ``module_rules``.
+   are judged against; a term whose weight is 0 is left out (``rec_weight=0``: distillation only).
+   Which parameters train is the task's ``module_rules``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class ReuseObjective(nn.Module):
         teacher_weights: str = "reds4",
     ) -> None:
         super().__init__()
+        if rec_weight <= 0 and distill_weight <= 0:
+            raise ValueError(
+                f"ReuseObjective: phase 2 needs rec_weight or distill_weight > 0, got {rec_weight}, {distill_weight}"
+            )
         self.phase1_steps = phase1_steps
         self.estimator_weight = estimator_weight
         self.rec_weight = rec_weight
@@ -66,7 +71,9 @@ class ReuseObjective(nn.Module):
         else:
             with execution_mode(model, "train"):
                 pred = model(lq)
-            terms = {"rec": self.rec_weight * charbonnier_loss(pred, gt)}
+            terms = {}
+            if self.rec_weight > 0:
+                terms["rec"] = self.rec_weight * charbonnier_loss(pred, gt)
             if self.distill_weight > 0:
                 terms["distill"] = self.distill_weight * charbonnier_loss(pred, self.dense_target(lq))
         if hasattr(task, "log"):
