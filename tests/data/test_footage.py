@@ -390,12 +390,12 @@ def test_footage_mix_takes_extra_datasets_by_name(fake_pool):
 
 
 def test_footage_vsr_synthetic_config_mixes_synthetic_scenes(fake_pool, tmp_path):
-    module = _datamodule("footage_vsr_synthetic", tmp_path, ["data.train.augment.crop_size=32",
-                                                             "data.train.extra.synthetic.num_samples=2"])  # fmt: skip
+    overrides = ["data.train.augment.crop_size=32", "data.train.extra.synthetic.num_samples=2"]
+    module = _datamodule("footage_vsr_synthetic", tmp_path, overrides)
     mix = module.train_set
     assert mix.names == ["carphone", "vtest", "box", "tree", "synthetic"]
     assert mix.shares()["synthetic"] == pytest.approx(0.5)
-    picked = [i for i in range(len(mix)) if mix._which[i] == 4][0]
+    picked = next(i for i in range(len(mix)) if mix.names[mix._which[i]] == "synthetic")
     sample = mix[picked]
     assert sample["lq"].shape == (7, 3, 8, 8) and sample["gt"].shape == (7, 3, 32, 32)
     assert [part.clip for part in module.val_set.datasets] == ["carphone", "vtest", "box", "tree"]

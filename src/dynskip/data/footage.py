@@ -193,7 +193,9 @@ def footage_mix(
     }
     for name, dataset in (extra or {}).items():
         if name in datasets:
-            raise ValueError(f"footage_mix: extra dataset {name!r} has the name of a clip; clips: {list(datasets)}")
+            raise ValueError(
+                f"footage_mix: extra dataset {name!r} has the name of a clip; clips: {list(datasets)}"
+            )
         datasets[name] = dataset
     return FootageMix(datasets, weights, length, seed)
 

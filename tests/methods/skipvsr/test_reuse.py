@@ -316,7 +316,7 @@ def test_distillation_only_recipe_leaves_out_the_gt_term(tmp_path):
 def test_objective_refuses_no_phase_two_term():
     from dynskip.methods.skipvsr.objective import ReuseObjective
 
-    with pytest.raises(ValueError, match="rec_weight or distill_weight > 0, got 0.0, 0"):
+    with pytest.raises(ValueError, match=r"rec_weight or distill_weight > 0, got 0\.0, 0"):
         ReuseObjective(rec_weight=0.0, distill_weight=0)
 
 

@@ -37,7 +37,8 @@ class ReuseObjective(nn.Module):
         super().__init__()
         if rec_weight <= 0 and distill_weight <= 0:
             raise ValueError(
-                f"ReuseObjective: phase 2 needs rec_weight or distill_weight > 0, got {rec_weight}, {distill_weight}"
+                "ReuseObjective: phase 2 needs rec_weight or distill_weight > 0, "
+                f"got {rec_weight}, {distill_weight}"
             )
         self.phase1_steps = phase1_steps
         self.estimator_weight = estimator_weight
