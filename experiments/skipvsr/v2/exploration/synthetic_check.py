@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--speeds", type=float, nargs="+", default=[0.0, 1.0, 4.0])
     ap.add_argument("--size", type=int, nargs=2, default=[144, 256], help="GT h w")
     ap.add_argument("--frames", type=int, default=10)
+    ap.add_argument("--max-stale", type=int, default=None, help="policy knob (default: the model's)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     dense = build_model("basicvsr", weights="reds4").eval()
@@ -50,13 +51,20 @@ def main() -> None:
             gt = data[0]["gt"]
             base = quality(vsr_workload(dense, gt, "cpu").run(), gt)["psnr"]
             for thr in [0.0, *args.thresholds]:
-                model = build_model("skipvsr-v2", weights=args.weights, threshold=thr).eval()
+                knobs = {} if args.max_stale is None else {"max_stale": args.max_stale}
+                model = build_model("skipvsr-v2", weights=args.weights, threshold=thr, **knobs).eval()
                 model.execution_mode = "masked"
                 work = vsr_workload(model, gt, "cpu")
                 work.prepare()
                 q = quality(work.run(), gt)["psnr"]
                 row = dict(
-                    texture=texture, speed=speed, threshold=thr, dense_psnr=base, psnr=q, drop=base - q
+                    texture=texture,
+                    speed=speed,
+                    threshold=thr,
+                    max_stale=model.policy.max_stale,
+                    dense_psnr=base,
+                    psnr=q,
+                    drop=base - q,
                 )
                 row["active"] = skip_fields(work.reports)["active_fraction"]
                 rows.append(row)
