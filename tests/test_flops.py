@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.flops import dummy_inputs, flops_report
+from dynskip.models import build_model
 from dynskip.skip.protocol import SkipKnobs, SkipUnit
 from dynskip.zoo import registry
 
@@ -126,3 +127,16 @@ def test_flops_report_registered_models() -> None:
     assert basicvsr["gmacs_dense_per_frame"] == pytest.approx(377.0 - 39.3 / 15, rel=0.005)
     rife = flops_report("rife", size=(64, 64))
     assert rife["counted_on"] == "cpu" and rife["gmacs_dense_per_frame"] > 0
+
+
+def test_flops_report_prices_units_at_the_size_they_ran() -> None:
+    # ugsp-rife pads 100x100 to 128x128 before its blocks run: the units' MACs count the padding, and
+    # their shares add up to no more than the whole (before, they were priced at 100x100).
+    report = flops_report("ugsp-rife", size=(100, 100))
+    units = {u["name"]: u for u in report["skip_units"]}
+    block3 = build_model("ugsp-rife").skip_units()
+    per_pixel = next(u for u in block3 if u.name == "block3.convblock").macs_per_pixel
+    assert units["block3.convblock"]["gmacs_per_frame"] == pytest.approx(per_pixel * 32 * 32 / 1e9)
+    ran = sum(u["share_of_dense"] for name, u in units.items() if name != "uncertainty_head")
+    assert ran == pytest.approx(1.0, abs=0.01)  # every conv of RIFE is a unit
+    assert report["prunable_share"] == pytest.approx(0.72, abs=0.01)

@@ -35,21 +35,39 @@ def dummy_inputs(task: str, size: tuple[int, int], frames: int, device: str | to
     raise ValueError(f"unknown task {task!r} for FLOPs counting; expected 'vsr' or 'vfi'")
 
 
-def _count_dense(model: nn.Module, inputs: tuple[Tensor, ...], device: str) -> int:
+def _count_dense(model: nn.Module, inputs: tuple[Tensor, ...], device: str) -> tuple[int, dict[str, float]]:
+    """MACs of one dense forward, and for a skipping model each recorded unit's dense MACs per frame.
+
+    The units' MACs come from the model's own report of that forward, so they are counted at the size
+    each unit really ran at (RIFE pads its input to a multiple of 128; the padding runs too).
+    """
     model = model.eval().to(device)
-    dense = execution_mode(model, "dense") if isinstance(model, SkippingModel) else nullcontext()
-    with dense:
-        return count_macs(model, *(x.to(device) for x in inputs))
+    skipping = isinstance(model, SkippingModel)
+    with execution_mode(model, "dense") if skipping else nullcontext():
+        macs = count_macs(model, *(x.to(device) for x in inputs))
+    return macs, _recorded_unit_macs(model) if skipping else {}
 
 
-def _dense_macs(model_name: str, model_kwargs: dict, inputs: tuple[Tensor, ...]) -> tuple[int, str]:
-    """MACs of one dense forward, and where they were counted: ``meta`` (no arithmetic) or ``cpu``."""
+def _recorded_unit_macs(model: SkippingModel) -> dict[str, float]:
+    """Dense MACs per frame of each unit the last forward recorded; ``{}`` for a model that keeps no
+    report (its units are then priced at the input size)."""
     try:
-        return _count_dense(build_model(model_name, **model_kwargs), inputs, "meta"), "meta"
+        report = model.skip_report()
+    except NotImplementedError:
+        return {}
+    return {name: r.dense_macs for name, r in report.units.items()}
+
+
+def _dense_macs(
+    model_name: str, model_kwargs: dict, inputs: tuple[Tensor, ...]
+) -> tuple[int, dict[str, float], str]:
+    """What :func:`_count_dense` counts, and where: ``meta`` (no arithmetic) or ``cpu``."""
+    try:
+        return *_count_dense(build_model(model_name, **model_kwargs), inputs, "meta"), "meta"
     except (RuntimeError, NotImplementedError):
         # Data-dependent code (``.item()``, ``nonzero``) cannot run on meta tensors; meta also
         # dropped the weights, hence a fresh model.
-        return _count_dense(build_model(model_name, **model_kwargs), inputs, "cpu"), "cpu"
+        return *_count_dense(build_model(model_name, **model_kwargs), inputs, "cpu"), "cpu"
 
 
 def flops_report(
@@ -86,7 +104,7 @@ def flops_report(
     model = build_model(model_name, **model_kwargs)
     params = sum(p.numel() for p in model.parameters())
     units = model.skip_units() if isinstance(model, SkippingModel) else None
-    macs, counted_on = _dense_macs(model_name, model_kwargs, dummy_inputs(task, (h, w), frames))
+    macs, ran, counted_on = _dense_macs(model_name, model_kwargs, dummy_inputs(task, (h, w), frames))
 
     per_frame = macs / frames
     report: dict[str, Any] = {
@@ -100,6 +118,8 @@ def flops_report(
         "counted_on": counted_on,
     }
     if units is not None:
+        # A unit the dense forward did not run (a train-only head) is priced at the input size.
+        unit_macs = {u.name: ran.get(u.name, u.dense_macs(h, w)) for u in units}
         rows = [
             {
                 "name": u.name,
@@ -107,8 +127,8 @@ def flops_report(
                 "scale": u.scale,
                 "halo": u.halo,
                 "prunable": u.prunable,
-                "gmacs_per_frame": u.dense_macs(h, w) / 1e9,
-                "share_of_dense": u.dense_macs(h, w) / per_frame if per_frame else 0.0,
+                "gmacs_per_frame": unit_macs[u.name] / 1e9,
+                "share_of_dense": unit_macs[u.name] / per_frame if per_frame else 0.0,
             }
             for u in units
         ]
