@@ -3,7 +3,7 @@
 Masked execution (the same outputs as sparse, see tests), so no timing here: speed comes from
 ``dynskip evaluate --compare-dense``. Only train-role clips are accepted (footage rules).
 
-    OMP_NUM_THREADS=2 python experiments/skipvsr/v2/curve.py --frames 10 --json out.json
+    OMP_NUM_THREADS=2 python experiments/skipvsr/v2/curve.py --json out.json   # 20 frames per range
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def csv_list(kind):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clips", type=csv_list(str), default=footage_names("train"))
-    ap.add_argument("--frames", type=int, default=10, help="first frames of each held-out range")
+    # 20 = what heldout_speed.sh times: reuse losses build up along the recurrence (round 4: box +0.08 dB
+    # over 10 frames, +0.23 dB over 20), so a shorter screen passes what the timed run fails.
+    ap.add_argument("--frames", type=int, default=20, help="first frames of each held-out range")
     ap.add_argument("--weights", default="reds4", help="skipvsr-v2 weights (built-in name or checkpoint)")
     ap.add_argument("--patches", type=csv_list(int), default=[16, 32])
     ap.add_argument("--max-stale", type=csv_list(int), default=[4])
