@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--max-stale", type=csv_list(int), default=[4])
     ap.add_argument("--occlusion-bounds", type=csv_list(float), default=[1.0])
     ap.add_argument("--error-refs", type=csv_list(float), default=[0.01])
+    ap.add_argument("--change-references", type=csv_list(str), default=["frame"], help="frame and/or source")
     ap.add_argument("--thresholds", type=csv_list(float), default=[0.5, 0.7, 0.85, 0.95])
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
@@ -55,9 +56,14 @@ def main() -> None:
         work = vsr_workload(dense, gt, "cpu")
         base = quality(work.run(), work.targets)["psnr"]
         grid = itertools.product(
-            args.patches, args.max_stale, args.occlusion_bounds, args.error_refs, args.thresholds
+            args.patches,
+            args.max_stale,
+            args.occlusion_bounds,
+            args.error_refs,
+            args.change_references,
+            args.thresholds,
         )
-        for patch, stale, bound, ref, thr in grid:
+        for patch, stale, bound, ref, reference, thr in grid:
             model = build_model(
                 "skipvsr-v2",
                 weights=args.weights,
@@ -65,6 +71,7 @@ def main() -> None:
                 max_stale=stale,
                 occlusion_bound=bound,
                 error_ref=ref,
+                change_reference=reference,
             )
             model.eval().execution_mode, model.threshold = "masked", thr
             work = vsr_workload(model, gt, "cpu")
@@ -73,6 +80,7 @@ def main() -> None:
             row = dict(
                 clip=clip, frames=len(gt), patch=patch, max_stale=stale, occlusion_bound=bound, error_ref=ref
             )
+            row["change_reference"] = reference
             row |= dict(threshold=thr, dense_psnr=base, psnr=q, drop=base - q)
             row["active"] = skip_fields(work.reports)["active_fraction"]
             print(

@@ -64,11 +64,19 @@ def test_every_patch_running_is_basicvsr_bit_for_bit(mode):
     assert float(model.skip_report().density(prunable_only=True)) == 1.0
 
 
+@pytest.mark.parametrize("reference", ["frame", "source"])
 @pytest.mark.parametrize(("b", "h", "w"), [(1, 16, 16), (2, 21, 27), (3, 17, 33)])
-def test_sparse_equals_masked_with_per_sample_masks_and_odd_sizes(b, h, w):
+def test_sparse_equals_masked_with_per_sample_masks_and_odd_sizes(b, h, w, reference):
     # Reuse wherever the occlusion check allows; the flows of the last sample are inconsistent.
     shifts = [0.0] * (b - 1) + [2.0] if b > 1 else [0.0]
-    model = tiny(cls=FixedFlows, flows_forward=shifts, flows_backward=shifts, error_ref=1e6, max_stale=3)
+    model = tiny(
+        cls=FixedFlows,
+        flows_forward=shifts,
+        flows_backward=shifts,
+        error_ref=1e6,
+        max_stale=3,
+        change_reference=reference,
+    )
     lr = clip_with_static_and_moving(b, 5, h, w)
     with torch.no_grad():
         model.execution_mode = "masked"
@@ -103,6 +111,21 @@ def test_inconsistent_flows_force_recomputation():
         occluded(lr)
     assert float(consistent.skip_report().density(prunable_only=True)) == pytest.approx(1 / 4)
     assert float(occluded.skip_report().density(prunable_only=True)) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"), [("frame", [0.0] * 5), ("source", [0.0, 1.0, 0.0, 1.0, 0.0])]
+)
+def test_source_reference_runs_a_slow_drift_once_it_adds_up(cutover_cache, reference, expected):
+    # Each step brightens the frame by 0.006, below the 0.01 bound (error_ref at threshold 0.5); against
+    # the carried source the change adds up and crosses the bound every second step.
+    torch.manual_seed(3)
+    lr = 0.3 * torch.rand(1, 1, 3, 16, 32) + 0.006 * torch.arange(6.0).view(1, 6, 1, 1, 1)
+    model = tiny(cls=FixedFlows, error_ref=0.01, max_stale=10, threshold=0.5, change_reference=reference)
+    cutover_cache(model, lr, 1.1)  # tiles always pay: decisions are the policy's alone
+    with torch.no_grad():
+        model(lr)
+    assert step_fractions(model) == expected
 
 
 def test_patch_occlusion_measures_forward_backward_inconsistency():
@@ -199,6 +222,7 @@ def test_policy_is_off_where_tiles_never_pay_and_on_in_training(cutover_cache):
         ({"patch": 0}, "patch must be >= 1"),
         ({"engine_mode": "x"}, "engine_mode"),
         ({"error_ref": 0}, "error_ref"),
+        ({"change_reference": "last"}, "change_reference must be one of"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):

@@ -32,6 +32,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, nargs=2, default=[144, 256], help="GT h w")
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--max-stale", type=int, default=None, help="policy knob (default: the model's)")
+    ap.add_argument("--change-reference", default=None, help="frame or source (default: the model's)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     dense = build_model("basicvsr", weights="reds4").eval()
@@ -52,6 +53,8 @@ def main() -> None:
             base = quality(vsr_workload(dense, gt, "cpu").run(), gt)["psnr"]
             for thr in [0.0, *args.thresholds]:
                 knobs = {} if args.max_stale is None else {"max_stale": args.max_stale}
+                if args.change_reference is not None:
+                    knobs["change_reference"] = args.change_reference
                 model = build_model("skipvsr-v2", weights=args.weights, threshold=thr, **knobs).eval()
                 model.execution_mode = "masked"
                 work = vsr_workload(model, gt, "cpu")
@@ -62,6 +65,7 @@ def main() -> None:
                     speed=speed,
                     threshold=thr,
                     max_stale=model.policy.max_stale,
+                    change_reference=model.policy.change_reference,
                     dense_psnr=base,
                     psnr=q,
                     drop=base - q,

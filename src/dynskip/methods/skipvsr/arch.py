@@ -34,11 +34,14 @@ import torch
 from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
+from dynskip.archs.warp import flow_warp
 from dynskip.benchmarks.calibration import ensure_calibrated
 from dynskip.methods.skipvsr.policy import (
     ReusePolicy,
+    carried_source,
     estimator_features,
     patch_change,
+    patch_difference,
     patch_occlusion,
     pixel_mask,
 )
@@ -67,7 +70,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
     Args:
         num_feat, num_block: backbone size (64, 30 for the official weights).
         patch: LR patch size of the decisions and of the tile engine.
-        max_stale, occlusion_bound, error_ref: the :class:`ReusePolicy`.
+        max_stale, occlusion_bound, error_ref, change_reference: the :class:`ReusePolicy`.
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
         threshold: a patch runs where its keep probability exceeds it (0: every patch = BasicVSR).
@@ -82,6 +85,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         max_stale: int = 4,
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
+        change_reference: str = "frame",
         engine_mode: str = "auto",
         threshold: float = 0.3,
         execution_mode: str = "sparse",
@@ -91,7 +95,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
         if patch < 1:
             raise ValueError(f"patch must be >= 1, got {patch}")
-        self.policy = ReusePolicy(max_stale, occlusion_bound, error_ref)
+        self.policy = ReusePolicy(max_stale, occlusion_bound, error_ref, change_reference)
         self.patch = patch
         self.engine_mode = engine_mode
         self.execution_mode = execution_mode
@@ -166,7 +170,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         return flows_forward, flows_backward
 
     def propagate(self, lr: Tensor, flows: Tensor, direction: Direction) -> list[Tensor]:
-        self._step = {"prev": None, "prev_stem": None, "stale": None, "count": 0}
+        self._step = {"prev": None, "prev_stem": None, "stale": None, "count": 0, "source": None}
         return super().propagate(lr, flows, direction)
 
     def _flows_to_previous(self, i: int, direction: Direction) -> tuple[Tensor, Tensor]:
@@ -177,9 +181,18 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         return flows["forward"][:, i - 1], flows["backward"][:, i - 1]
 
     def features(self, x_i: Tensor, stem: Tensor, frame_index: int, direction: Direction) -> Tensor:
-        """:func:`estimator_features` of this step against the previous one (not at a first step)."""
+        """:func:`estimator_features` of this step against the previous one (not at a first step).
+
+        Keeps the reference LR warped onto this frame in ``_step["aligned_source"]`` for :meth:`decide`.
+        """
         flow, _ = self._flows_to_previous(frame_index, direction)
-        lr_change = patch_change(x_i, self._clip["lr"][:, self._step["prev"]], flow, self.patch)
+        if self.policy.change_reference == "source":
+            reference = self._step["source"]
+        else:
+            reference = self._clip["lr"][:, self._step["prev"]]
+        aligned = flow_warp(reference, flow)
+        self._step["aligned_source"] = aligned
+        lr_change = patch_difference(x_i, aligned, self.patch)
         if self.policy.estimator.reads_stem_change or self._trace is not None:
             stem_change = patch_change(stem, self._step["prev_stem"], flow, self.patch)
         else:  # weight 0: the value cannot matter, so its warp is not paid
@@ -190,6 +203,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         """``(B, 1, gh, gw)`` run mask of this step; all ones at a direction's first step, in dense mode."""
         b, _, h, w = x_i.shape
         stale = self._step["stale"]
+        self._step["aligned_source"] = None
         cutover = self._cutover(stem)
         policy_off = cutover is not None and cutover <= CALIBRATION_FRACTIONS[-1]
         if stale is None or self.execution_mode == "dense" or self.threshold <= 0.0 or policy_off:
@@ -202,6 +216,14 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
                 run = torch.ones_like(run)
         self._step["stale"] = torch.zeros_like(run) if stale is None else (1 - run) * (stale + 1)
         return run
+
+    def _next_source(self, x_i: Tensor, run: Tensor) -> Tensor:
+        """The LR content the hidden state of each patch stems from after this step (``"source"``
+        reference: :func:`~dynskip.methods.skipvsr.policy.carried_source`; else this frame)."""
+        aligned = self._step["aligned_source"]
+        if self.policy.change_reference != "source" or aligned is None:
+            return x_i
+        return carried_source(x_i, aligned, run, self.patch)
 
     def run_trunk(
         self,
@@ -226,7 +248,12 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             self._trace.append(
                 (self.features(x_i, stem, frame_index, direction), error.clamp_min(1e-6).log())
             )
-        self._step.update(prev=frame_index, prev_stem=stem, count=self._step["count"] + 1)
+        self._step.update(
+            prev=frame_index,
+            prev_stem=stem,
+            count=self._step["count"] + 1,
+            source=self._next_source(x_i, run),
+        )
         return out
 
     def reuse_trace(self, lr: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:

@@ -20,6 +20,12 @@ from dynskip.archs.warp import flow_warp
 from dynskip.skip.tiles import tile_statistics, tile_to_pixel
 
 LOG_FLOOR = 1e-5  # changes below this are noise-free copies; the log needs a floor
+CHANGE_REFERENCES = ("frame", "source")
+
+
+def patch_difference(current: Tensor, aligned: Tensor, patch: int) -> Tensor:
+    """Mean absolute difference of two aligned ``(B, C, h, w)`` maps per patch, ``(B, 1, gh, gw)``."""
+    return tile_statistics((current - aligned).abs().mean(1, keepdim=True), patch)
 
 
 def patch_change(current: Tensor, previous: Tensor, flow: Tensor, patch: int) -> Tensor:
@@ -28,8 +34,18 @@ def patch_change(current: Tensor, previous: Tensor, flow: Tensor, patch: int) ->
     ``(B, C, h, w)`` maps, ``(B, 2, h, w)`` flow -> ``(B, 1, gh, gw)`` (grid of ``patch`` tiles).
     Where the flow leaves the frame the warp reads zeros, so such patches show a large change.
     """
-    aligned = flow_warp(previous, flow)
-    return tile_statistics((current - aligned).abs().mean(1, keepdim=True), patch)
+    return patch_difference(current, flow_warp(previous, flow), patch)
+
+
+def carried_source(lr: Tensor, aligned_source: Tensor, run: Tensor, patch: int) -> Tensor:
+    """The LR content each patch's hidden state now stems from, ``(B, 3, h, w)``.
+
+    A running patch recomputes its state from this frame ``lr``; a reused one keeps the state warped
+    from the previous step, whose source, warped along the same flow, is ``aligned_source``. Comparing
+    the next frame with this map measures the change a reused state has drifted through since it was
+    last computed (repeated bilinear warps included), not only the last step's.
+    """
+    return torch.where(pixel_mask(run, patch, tuple(lr.shape[-2:])) > 0.5, lr, aligned_source)
 
 
 def patch_occlusion(flow: Tensor, reverse: Tensor, patch: int) -> Tensor:
@@ -86,16 +102,28 @@ class ReusePolicy(nn.Module):
         max_stale: consecutive steps a patch may reuse before it must run again.
         occlusion_bound: forward-backward inconsistency (LR pixels) above which a patch must run.
         error_ref: reuse error (mean absolute hidden-state difference) at which the keep logit is 0.
+        change_reference: what the LR change is measured against: ``"frame"``, the previous frame
+            (the change of one step), or ``"source"``, the LR content the reused state was last
+            computed from, carried along the flow (:func:`carried_source`; the change since then).
     """
 
-    def __init__(self, max_stale: int = 4, occlusion_bound: float = 1.0, error_ref: float = 0.01) -> None:
+    def __init__(
+        self,
+        max_stale: int = 4,
+        occlusion_bound: float = 1.0,
+        error_ref: float = 0.01,
+        change_reference: str = "frame",
+    ) -> None:
         super().__init__()
         if max_stale < 0 or not occlusion_bound > 0 or not error_ref > 0:
             raise ValueError(
                 "ReusePolicy needs max_stale >= 0, occlusion_bound > 0 and error_ref > 0; got "
                 f"max_stale={max_stale}, occlusion_bound={occlusion_bound}, error_ref={error_ref}"
             )
+        if change_reference not in CHANGE_REFERENCES:
+            raise ValueError(f"change_reference must be one of {CHANGE_REFERENCES}, got {change_reference!r}")
         self.max_stale = max_stale
+        self.change_reference = change_reference
         self.occlusion_bound = occlusion_bound
         self.estimator = ReuseErrorEstimator()
         self.register_buffer("log_error_ref", torch.tensor(float(error_ref)).log())
