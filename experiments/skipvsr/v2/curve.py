@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--occlusion-bounds", type=csv_list(float), default=[1.0])
     ap.add_argument("--error-refs", type=csv_list(float), default=[0.01])
     ap.add_argument("--change-references", type=csv_list(str), default=["frame"], help="frame and/or source")
+    ap.add_argument("--halo-rings", type=csv_list(int), default=[0], help="SkipVSRv2 halo_ring values")
     ap.add_argument("--thresholds", type=csv_list(float), default=[0.5, 0.7, 0.85, 0.95])
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
@@ -61,9 +62,10 @@ def main() -> None:
             args.occlusion_bounds,
             args.error_refs,
             args.change_references,
+            args.halo_rings,
             args.thresholds,
         )
-        for patch, stale, bound, ref, reference, thr in grid:
+        for patch, stale, bound, ref, reference, ring, thr in grid:
             model = build_model(
                 "skipvsr-v2",
                 weights=args.weights,
@@ -72,6 +74,7 @@ def main() -> None:
                 occlusion_bound=bound,
                 error_ref=ref,
                 change_reference=reference,
+                halo_ring=ring,
             )
             model.eval().execution_mode, model.threshold = "masked", thr
             work = vsr_workload(model, gt, "cpu")
@@ -80,7 +83,7 @@ def main() -> None:
             row = dict(
                 clip=clip, frames=len(gt), patch=patch, max_stale=stale, occlusion_bound=bound, error_ref=ref
             )
-            row["change_reference"] = reference
+            row["change_reference"], row["halo_ring"] = reference, ring
             row |= dict(threshold=thr, dense_psnr=base, psnr=q, drop=base - q)
             row["active"] = skip_fields(work.reports)["active_fraction"]
             print(

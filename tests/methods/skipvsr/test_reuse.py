@@ -7,7 +7,7 @@ import torch
 
 from dynskip.archs.basicvsr_arch import BasicVSR
 from dynskip.config import compose_config
-from dynskip.methods.skipvsr.arch import SkipVSRv2
+from dynskip.methods.skipvsr.arch import SkipVSRv2, with_halo_ring
 from dynskip.methods.skipvsr.labels import fit_reuse_estimator, reuse_samples
 from dynskip.methods.skipvsr.models import export_skipvsr_v2_checkpoint, load_skipvsr_v2_weights
 from dynskip.methods.skipvsr.policy import ReusePolicy, patch_occlusion
@@ -223,6 +223,7 @@ def test_policy_is_off_where_tiles_never_pay_and_on_in_training(cutover_cache):
         ({"engine_mode": "x"}, "engine_mode"),
         ({"error_ref": 0}, "error_ref"),
         ({"change_reference": "last"}, "change_reference must be one of"),
+        ({"halo_ring": -1}, "halo_ring must be >= 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
@@ -357,3 +358,29 @@ def test_phase_one_trains_only_the_estimator():
     terms["estimator"].backward()
     assert model.policy.estimator.linear.weight.grad.abs().sum() > 0
     assert all(p.grad is None for n, p in model.named_parameters() if not n.startswith("policy."))
+
+
+def test_halo_ring_dilates_the_computed_patches_by_whole_patches():
+    run = torch.zeros(1, 1, 4, 5)
+    run[0, 0, 1, 1] = 1.0
+    ring = with_halo_ring(run, 1)
+    assert ring.sum() == 9 and ring[0, 0, :3, :3].min() == 1.0
+    assert torch.equal(with_halo_ring(run, 0), run)
+
+
+@pytest.mark.parametrize("reference", ["frame", "source"])
+def test_halo_ring_sparse_equals_masked_and_counts_the_ring(cutover_cache, reference):
+    lr = left_half_moving(6).repeat(2, 1, 1, 1, 1)
+    lr[1, :, :, :, 16:] = lr[1, :1, :, :, 16:]  # sample 1 static right half too, a different left half
+    lr[1, :, :, :, :16] = lr[1, :, :, :, :16].flip(1)
+    outputs, density = {}, {}
+    for ring in (0, 1):
+        for mode in ("masked", "sparse"):
+            model = tiny(cls=FixedFlows, execution_mode=mode, halo_ring=ring, change_reference=reference)
+            cutover_cache(model, lr, 1.1)  # tiles always pay: decisions are the policy's alone
+            with torch.no_grad():
+                outputs[ring, mode] = model(lr)
+            density[ring, mode] = float(model.skip_report().density(prunable_only=True))
+        torch.testing.assert_close(outputs[ring, "sparse"], outputs[ring, "masked"], atol=1e-5, rtol=0)
+    assert density[0, "masked"] < density[1, "masked"] == density[1, "sparse"]
+    assert not torch.allclose(outputs[0, "masked"], outputs[1, "masked"])  # the chosen patches' halos changed

@@ -59,6 +59,13 @@ CALIBRATION_FRACTIONS = (1.0, 0.8, 0.6, 0.4, 0.2)
 CALIBRATION_BLOCKS = 8
 
 
+def with_halo_ring(run: Tensor, ring: int) -> Tensor:
+    """``(B, 1, gh, gw)`` run decisions dilated by ``ring`` patches (the patches the blocks compute)."""
+    if ring == 0:
+        return run
+    return nn.functional.max_pool2d(run, 2 * ring + 1, 1, ring)
+
+
 def block_layers(trunk: ConvResidualBlocks) -> list[list[nn.Module]]:
     """Each residual block of ``trunk`` as the engine's ``[conv1, relu, conv2]`` steps."""
     return [[block.conv1, block.relu, block.conv2] for block in trunk.residual_blocks]
@@ -71,6 +78,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         num_feat, num_block: backbone size (64, 30 for the official weights).
         patch: LR patch size of the decisions and of the tile engine.
         max_stale, occlusion_bound, error_ref, change_reference: the :class:`ReusePolicy`.
+        halo_ring: patches around each running patch that the blocks also run on, as halo only: their
+            results are discarded (they keep the reused state), so a running patch's halos read fresh
+            features for ``patch * halo_ring / 2`` blocks instead of reused states. Counted in the cost.
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
         threshold: a patch runs where its keep probability exceeds it (0: every patch = BasicVSR).
@@ -86,6 +96,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
         change_reference: str = "frame",
+        halo_ring: int = 0,
         engine_mode: str = "auto",
         threshold: float = 0.3,
         execution_mode: str = "sparse",
@@ -95,6 +106,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
         if patch < 1:
             raise ValueError(f"patch must be >= 1, got {patch}")
+        if halo_ring < 0:
+            raise ValueError(f"halo_ring must be >= 0 (patches), got {halo_ring}")
+        self.halo_ring = halo_ring
         self.policy = ReusePolicy(max_stale, occlusion_bound, error_ref, change_reference)
         self.patch = patch
         self.engine_mode = engine_mode
@@ -235,14 +249,17 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
     ) -> Tensor:
         stem = trunk.stem(self.trunk_input(x_i, feat_prop))
         run = self.decide(x_i, stem, frame_index, direction)
-        plan = TilePlan.from_mask(run[:, 0] > 0.5, self.patch, tuple(x_i.shape[-2:]))
+        computed = with_halo_ring(run, self.halo_ring)
+        plan = TilePlan.from_mask(computed[:, 0] > 0.5, self.patch, tuple(x_i.shape[-2:]))
         if plan.is_full:
             out = self._run_all(trunk, stem)
         elif self.execution_mode == "sparse":
-            out = self._run_sparse(trunk, stem, feat_prop, run, plan)
+            out = self._run_sparse(trunk, stem, feat_prop, computed, plan)
         else:
-            out = self._run_masked(trunk, stem, feat_prop, run)
-        self._record(trunk, run, plan, direction, frame_index, stem)
+            out = self._run_masked(trunk, stem, feat_prop, computed)
+        if self.halo_ring and not bool(run.min() > 0.5):  # the ring was halo only: it keeps the reuse
+            out = torch.where(pixel_mask(run, self.patch, tuple(stem.shape[-2:])) > 0.5, out, feat_prop)
+        self._record(trunk, computed, plan, direction, frame_index, stem)
         if self._trace is not None and self._step["prev"] is not None:
             error = tile_statistics((out - feat_prop).abs().mean(1, keepdim=True), self.patch)
             self._trace.append(
