@@ -384,3 +384,13 @@ def test_halo_ring_sparse_equals_masked_and_counts_the_ring(cutover_cache, refer
         torch.testing.assert_close(outputs[ring, "sparse"], outputs[ring, "masked"], atol=1e-5, rtol=0)
     assert density[0, "masked"] < density[1, "masked"] == density[1, "sparse"]
     assert not torch.allclose(outputs[0, "masked"], outputs[1, "masked"])  # the chosen patches' halos changed
+
+
+@pytest.mark.parametrize(("ring", "expected"), [(0, 0.5), (1, 1.0)])
+def test_the_cutover_reads_the_share_the_ring_makes_the_blocks_compute(cutover_cache, ring, expected):
+    lr = left_half_moving()  # half the patches run; with a one-patch ring three quarters are computed
+    model = tiny(cls=FixedFlows, halo_ring=ring)
+    cutover_cache(model, lr, 0.6)
+    with torch.no_grad():
+        model(lr)
+    assert step_fractions(model) == [expected] * 4

@@ -17,12 +17,13 @@ runs the running patches through the shared tile engine
 ``"masked"`` up to float rounding with no compute on reused patches.
 
 Execution-aware decisions (inference with ``engine_mode="auto"``, in ``"sparse"`` and ``"masked"``
-alike, so both make the same decisions): a step whose share of running patches reaches the engine's
-cut-over for this frame size runs every patch (the tile path would not pay, and reusing then saves
-nothing); where :meth:`SkipVSRv2.calibrate` measured that tiles never pay at this size (cut-over at or
-below the lowest fraction it races, e.g. a 3x3 patch grid), the policy is off and the model is
-BasicVSR, with no policy work. Cut-overs come from :data:`dynskip.skip.fallback.CUTOVERS`: measured by
-``calibrate()`` (before timing, never inside forward), the engine's default otherwise.
+alike, so both make the same decisions): a step whose share of computed patches (running ones and
+their ``halo_ring``) reaches the engine's cut-over for this frame size runs every patch (the tile path
+would not pay, and reusing then saves nothing); where :meth:`SkipVSRv2.calibrate` measured that
+tiles never pay at this size (cut-over at or below the lowest fraction it races, e.g. a 3x3 patch
+grid), the policy is off and the model is BasicVSR, with no policy work. Cut-overs come from
+:data:`dynskip.skip.fallback.CUTOVERS`: measured by ``calibrate()`` (before timing, never inside
+forward), the engine's default otherwise.
 
 Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision per patch) and
 ``<trunk>.stem``; maps ``mask/<trunk>`` (last frame) and ``frames/<trunk>`` (every frame).
@@ -226,7 +227,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             logits = self.policy.logits(self.features(x_i, stem, frame_index, direction))
             flow, reverse = self._flows_to_previous(frame_index, direction)
             run = self.policy(logits, patch_occlusion(flow, reverse, self.patch), stale, self.threshold)
-            if cutover is not None and float(run.mean()) >= cutover:
+            # The engine's cost follows what the blocks compute: the chosen patches and their ring.
+            if cutover is not None and float(with_halo_ring(run, self.halo_ring).mean()) >= cutover:
                 run = torch.ones_like(run)
         self._step["stale"] = torch.zeros_like(run) if stale is None else (1 - run) * (stale + 1)
         return run
