@@ -33,6 +33,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=10)
     ap.add_argument("--max-stale", type=int, default=None, help="policy knob (default: the model's)")
     ap.add_argument("--change-reference", default=None, help="frame or source (default: the model's)")
+    ap.add_argument("--halo-ring", type=int, default=None, help="patches (default: the model's)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     dense = build_model("basicvsr", weights="reds4").eval()
@@ -55,6 +56,8 @@ def main() -> None:
                 knobs = {} if args.max_stale is None else {"max_stale": args.max_stale}
                 if args.change_reference is not None:
                     knobs["change_reference"] = args.change_reference
+                if args.halo_ring is not None:
+                    knobs["halo_ring"] = args.halo_ring
                 model = build_model("skipvsr-v2", weights=args.weights, threshold=thr, **knobs).eval()
                 model.execution_mode = "masked"
                 work = vsr_workload(model, gt, "cpu")
@@ -66,6 +69,7 @@ def main() -> None:
                     threshold=thr,
                     max_stale=model.policy.max_stale,
                     change_reference=model.policy.change_reference,
+                    halo_ring=model.halo_ring,
                     dense_psnr=base,
                     psnr=q,
                     drop=base - q,
