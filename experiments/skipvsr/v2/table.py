@@ -20,24 +20,34 @@ def load(paths: list[Path]) -> dict[str, list[dict]]:
     return {p.stem: json.loads(p.read_text()) for p in paths}
 
 
+# Policy knobs curve.py sweeps besides the threshold; a table row is one setting of those that vary.
+KNOBS = ("patch", "max_stale", "occlusion_bound", "error_ref", "change_reference", "halo_ring")
+
+
+def setting(row: dict, varying: list[str]) -> str:
+    return ", ".join(f"{k}={row[k]}" for k in varying) or "-"
+
+
 def markdown(runs: dict[str, list[dict]]) -> str:
     clips = sorted({r["clip"] for rows in runs.values() for r in rows})
     head = (
-        "| run | threshold | "
+        "| run | setting | threshold | "
         + " | ".join(f"{c} drop / active" for c in clips)
         + " | mean drop | mean active |"
     )
-    lines = [head, "|" + " --- |" * (len(clips) + 4)]
+    lines = [head, "|" + " --- |" * (len(clips) + 5)]
     for name, rows in runs.items():
-        by_thr: dict[float, dict[str, dict]] = defaultdict(dict)
+        varying = [k for k in KNOBS if len({r.get(k) for r in rows}) > 1]
+        by_row: dict[tuple, dict[str, dict]] = defaultdict(dict)
         for r in rows:
-            by_thr[r["threshold"]][r["clip"]] = r
-        for thr, per_clip in sorted(by_thr.items()):
+            by_row[tuple(r.get(k) for k in varying), r["threshold"]][r["clip"]] = r
+        for (_, thr), per_clip in sorted(by_row.items()):
             cells = [f"{per_clip[c]['drop']:+.3f} / {per_clip[c]['active']:.3f}" for c in clips]
             drops = [per_clip[c]["drop"] for c in clips]
             active = [per_clip[c]["active"] for c in clips]
             mean = f"{sum(drops) / len(drops):+.3f} | {sum(active) / len(active):.3f}"
-            lines.append(f"| {name} | {thr} | " + " | ".join(cells) + f" | {mean} |")
+            knobs = setting(next(iter(per_clip.values())), varying)
+            lines.append(f"| {name} | {knobs} | {thr} | " + " | ".join(cells) + f" | {mean} |")
     return "\n".join(lines)
 
 
