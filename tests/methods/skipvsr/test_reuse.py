@@ -16,7 +16,8 @@ from dynskip.skip.fallback import CUTOVERS, clear_fallback_cache, cutover_key
 from dynskip.train import train
 from dynskip.zoo.checkpoint import CheckpointMismatchError
 
-TINY = {"num_feat": 8, "num_block": 3, "patch": 8}
+# The one-step change and no ring unless a test says otherwise: the mechanics most tests check.
+TINY = {"num_feat": 8, "num_block": 3, "patch": 8, "change_reference": "frame", "halo_ring": 0}
 
 
 class FixedFlows(SkipVSRv2):

@@ -96,10 +96,10 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         max_stale: int = 4,
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
-        change_reference: str = "frame",
-        halo_ring: int = 0,
+        change_reference: str = "source",
+        halo_ring: int = 1,
         engine_mode: str = "auto",
-        threshold: float = 0.3,
+        threshold: float = 0.4,
         execution_mode: str = "sparse",
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)

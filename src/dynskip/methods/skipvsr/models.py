@@ -123,8 +123,9 @@ def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
     load_state_dict_strict(model, {**state, **policy}, source=str(path))
 
 
-# The shipped fine-tune (experiments/skipvsr/v2/README.md, round 2): REDS4 backbone + int8 deltas of
-# phase 2 on the footage pool, selected on held-out train-clip ranges before any unseen measurement.
+# Round 2's selection (experiments/skipvsr/v2/README.md): REDS4 backbone + int8 deltas of phase 2 on
+# the footage pool. Since round 6 the default is the official backbone under the class's policy (the
+# first built-in weights, "reds4"); round 2's setting is change_reference="frame", halo_ring=0, 0.3.
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "skipvsr_v2_footage.pt"
 
 
@@ -136,7 +137,7 @@ def _official(asset: str):
     "skipvsr-v2",
     task="vsr",
     load_weights=load_skipvsr_v2_weights,
-    pretrained={"footage": lambda: SHIPPED, **{name: _official(name) for name in PRETRAINED_ASSETS}},
+    pretrained={**{name: _official(name) for name in PRETRAINED_ASSETS}, "footage": lambda: SHIPPED},
 )
 def skipvsr_v2(**kwargs: Any) -> SkipVSRv2:
     """SkipVSR v2 x4 (:class:`~dynskip.methods.skipvsr.arch.SkipVSRv2`); keyword arguments pass through."""

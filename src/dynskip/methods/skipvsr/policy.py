@@ -112,7 +112,7 @@ class ReusePolicy(nn.Module):
         max_stale: int = 4,
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
-        change_reference: str = "frame",
+        change_reference: str = "source",
     ) -> None:
         super().__init__()
         if max_stale < 0 or not occlusion_bound > 0 or not error_ref > 0:
