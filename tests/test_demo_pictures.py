@@ -45,11 +45,11 @@ def test_mask_over_frame_paints_each_tile_where_it_lies() -> None:
 
 def test_mask_panels_say_what_ran(clip: torch.Tensor) -> None:
     with torch.inference_mode():
-        vsr = skipvsr_masks(load_model("skipvsr"), clip)
+        vsr = skipvsr_masks(load_model("skipvsr-v2"), clip)
         vfi = ugsp_rife_masks(load_model("ugsp-rife"), clip)
     assert [label.split(":")[0] for label, _ in vsr[1:]] == [
-        "skipvsr backward trunk",
-        "skipvsr forward trunk",
+        "skipvsr-v2 backward trunk",
+        "skipvsr-v2 forward trunk",
     ]
     assert [label.split(":")[0] for label, _ in vfi[1:]] == ["ugsp-rife block2", "ugsp-rife block3"]
     for label, image in vsr + vfi:

@@ -2,7 +2,7 @@
 
 1. A short Hydra training run (``experiment=demo``: BasicVSR from the official REDS4 weights,
    fine-tuned a few steps on carphone clips) through the same ``train()`` as ``dynskip-train``.
-2. Evaluation on carphone_pristine.mp4 of dense BasicVSR, the demo checkpoint and SkipVSR (VSR), and
+2. Evaluation on carphone_pristine.mp4 of dense BasicVSR, the demo checkpoint and SkipVSR v2 (VSR), and
    dense RIFE v3.9 and UGSP-RIFE (VFI), with measured speed-ups of the skipping models over their
    dense backbones; a results table, ``results.json`` and ``results.md``.
 3. Pictures that say what they show (``dynskip.demo_pictures``): labelled input / dense / skipping /
@@ -43,7 +43,7 @@ def train_demo(out: Path, steps: int) -> Path:
     return out / "train" / "checkpoints" / "last.ckpt"
 
 
-# The default threshold (0.5) is evaluated with the other models; these two complete the trade-off plot.
+# Each model's default threshold is evaluated with the other models; these two complete the trade-off plot.
 EXTRA_THRESHOLDS = (0.3, 0.7)
 
 
@@ -66,14 +66,14 @@ def demo_pictures(
     clip = load_frames(video, frames, 0)
     with torch.inference_mode():
         comparison_picture(
-            "vsr", clip, ("basicvsr", models["basicvsr"]), ("skipvsr", models["skipvsr"]),
+            "vsr", clip, ("basicvsr", models["basicvsr"]), ("skipvsr-v2", models["skipvsr-v2"]),
             out / "vsr_comparison_carphone.png",
         )  # fmt: skip
         comparison_picture(
             "vfi", clip, ("rife v3.9", models["rife"]), ("ugsp-rife", models["ugsp-rife"]),
             out / "vfi_comparison_carphone.png",
         )  # fmt: skip
-        mask_picture(models["skipvsr"], models["ugsp-rife"], clip, out)
+        mask_picture(models["skipvsr-v2"], models["ugsp-rife"], clip, out)
     speed_quality_plot(sweeps, out / "speed_quality_carphone.png")
 
 
@@ -103,16 +103,16 @@ def run_demo(out: Path, frames: int = 30, train_steps: int = 20) -> list[dict]:
 
     evaluate("basicvsr", "vsr", "basicvsr", False)
     evaluate("basicvsr (demo ckpt)", "vsr", "basicvsr", False, ckpt=ckpt)
-    evaluate("skipvsr", "vsr", "skipvsr", True)
+    evaluate("skipvsr-v2", "vsr", "skipvsr-v2", True)
     evaluate("rife", "vfi", "rife", False)
     evaluate("ugsp-rife", "vfi", "ugsp-rife", True)
 
-    if {"basicvsr", "skipvsr", "rife", "ugsp-rife"} <= set(models):
+    if {"basicvsr", "skipvsr-v2", "rife", "ugsp-rife"} <= set(models):
         sweeps = {
             f"{task.upper()}: {name} vs its dense baseline": threshold_sweep(
                 name, task, video, frames, next(r for r in rows if r["model"] == name)
             )
-            for name, task in (("skipvsr", "vsr"), ("ugsp-rife", "vfi"))
+            for name, task in (("skipvsr-v2", "vsr"), ("ugsp-rife", "vfi"))
         }
         atomic_write_text(out / "thresholds.json", json.dumps(sweeps, indent=2), overwrite=True)
         demo_pictures(out, models, video, frames, sweeps)

@@ -88,16 +88,14 @@ def mask_over_frame(mask: Tensor, frame: Tensor, cell: int) -> Tensor:
 
 
 def skipvsr_masks(model: nn.Module, clip: Tensor) -> list[tuple[str, Tensor]]:
-    """SkipVSR's maps are recorded at the last frame: the share of block groups run per LR tile."""
+    """SkipVSR v2's patches computed at the middle frame, per trunk (``frames/<trunk>`` maps)."""
     work, _ = run_workload(model, "vsr", clip)
-    maps, last = work.reports[0].maps, work.targets.shape[0] - 1
-    frame, cell = work.targets[last], model.tile * VSR_SCALE
-    panels = [(f"frame {last} (target)\n", frame)]
+    maps, k = work.reports[0].maps, work.targets.shape[0] // 2
+    frame, cell = work.targets[k], model.patch * VSR_SCALE
+    panels = [(f"frame {k} (target)\n", frame)]
     for name in ("backward_trunk", "forward_trunk"):
-        mask = maps[f"mask/{name}"][0]
-        # The backward trunk starts at the last frame, the forward one ends there.
-        when = "its first step" if name == "backward_trunk" else "its last step"
-        label = f"skipvsr {name.replace('_', ' ')}: {when},\n{float(mask.mean()):.0%} of block groups ran"
+        mask = maps[f"frames/{name}"][k]
+        label = f"skipvsr-v2 {name.replace('_', ' ')}:\n{float(mask.mean()):.0%} of its patches ran"
         panels.append((label, mask_over_frame(mask, frame, cell)))
     return panels
 
@@ -125,7 +123,7 @@ def mask_picture(skipvsr: nn.Module, ugsp_rife: nn.Module, clip: Tensor, out: Pa
     legend = "red: computed, blue: skipped"
     return [
         labelled_row(
-            skipvsr_masks(skipvsr, clip), out / "masks_skipvsr_carphone.png", f"SkipVSR masks ({legend})"
+            skipvsr_masks(skipvsr, clip), out / "masks_skipvsr_carphone.png", f"SkipVSR v2 masks ({legend})"
         ),
         labelled_row(
             ugsp_rife_masks(ugsp_rife, clip),
