@@ -225,6 +225,7 @@ def test_policy_is_off_where_tiles_never_pay_and_on_in_training(cutover_cache):
         ({"error_ref": 0}, "error_ref"),
         ({"change_reference": "last"}, "change_reference must be one of"),
         ({"halo_ring": -1}, "halo_ring must be >= 0"),
+        ({"cutover": 0.0}, "cutover must be None or a share > 0, got 0.0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
@@ -395,3 +396,18 @@ def test_the_cutover_reads_the_share_the_ring_makes_the_blocks_compute(cutover_c
     with torch.no_grad():
         model(lr)
     assert step_fractions(model) == [expected] * 4
+
+
+@pytest.mark.parametrize(
+    ("measured", "pinned", "expected"), [(0.2, 1.1, 0.5), (1.1, 0.5, 1.0), (0.2, None, 1.0)]
+)
+def test_a_pinned_cutover_decides_whatever_was_measured(cutover_cache, measured, pinned, expected):
+    lr = left_half_moving()
+    outputs = {}
+    for mode in ("masked", "sparse"):
+        model = tiny(cls=FixedFlows, execution_mode=mode, cutover=pinned)
+        cutover_cache(model, lr, measured)  # 0.2: tiles never pay, the policy would be off
+        with torch.no_grad():
+            outputs[mode] = model(lr)
+        assert step_fractions(model) == [expected] * 4
+    torch.testing.assert_close(outputs["sparse"], outputs["masked"], atol=1e-5, rtol=0)

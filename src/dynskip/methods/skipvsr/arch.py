@@ -23,7 +23,8 @@ would not pay, and reusing then saves nothing); where :meth:`SkipVSRv2.calibrate
 tiles never pay at this size (cut-over at or below the lowest fraction it races, e.g. a 3x3 patch
 grid), the policy is off and the model is BasicVSR, with no policy work. Cut-overs come from
 :data:`dynskip.skip.fallback.CUTOVERS`: measured by ``calibrate()`` (before timing, never inside
-forward), the engine's default otherwise.
+forward), the engine's default otherwise; ``cutover=`` pins the decisions' value instead, for outputs
+that do not depend on a timing race.
 
 Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision per patch) and
 ``<trunk>.stem``; maps ``mask/<trunk>`` (last frame) and ``frames/<trunk>`` (every frame).
@@ -84,6 +85,10 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             features for ``patch * halo_ring / 2`` blocks instead of reused states. Counted in the cost.
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
+        cutover: the computed share at which the execution-aware decisions run every patch, pinned
+            (``None``: the cut-over :meth:`calibrate` measured, which can move between runs). Pinning
+            makes the outputs reproducible across runs and machines; the engine's own dense/tile
+            choice, which changes speed but not outputs, still reads the measured one.
         threshold: a patch runs where its keep probability exceeds it (0: every patch = BasicVSR).
         execution_mode: ``"sparse"``, ``"masked"``, ``"dense"`` or ``"train"``.
     """
@@ -99,6 +104,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         change_reference: str = "source",
         halo_ring: int = 1,
         engine_mode: str = "auto",
+        cutover: float | None = None,
         threshold: float = 0.4,
         execution_mode: str = "sparse",
     ) -> None:
@@ -109,6 +115,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             raise ValueError(f"patch must be >= 1, got {patch}")
         if halo_ring < 0:
             raise ValueError(f"halo_ring must be >= 0 (patches), got {halo_ring}")
+        if cutover is not None and not cutover > 0:
+            raise ValueError(f"cutover must be None or a share > 0, got {cutover}")
+        self.cutover = cutover
         self.halo_ring = halo_ring
         self.policy = ReusePolicy(max_stale, occlusion_bound, error_ref, change_reference)
         self.patch = patch
@@ -158,10 +167,12 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             )
 
     def _cutover(self, stem: Tensor) -> float | None:
-        """Share of running patches at or above which a step runs every patch; ``None``: no such rule
-        (training, or the tile engine forced with ``engine_mode="sparse"``)."""
+        """Computed share at or above which a step runs every patch (pinned ``cutover``, else measured);
+        ``None``: no such rule (training, or the tile engine forced with ``engine_mode="sparse"``)."""
         if self.training or self.engine_mode != "auto":
             return None
+        if self.cutover is not None:
+            return self.cutover
         b, c, h, w = stem.shape
         return cutover_for("residual", b, c, h, w, self.patch, stem)
 
