@@ -34,8 +34,16 @@ def main() -> None:
     ap.add_argument("--max-stale", type=int, default=None, help="policy knob (default: the model's)")
     ap.add_argument("--change-reference", default=None, help="frame or source (default: the model's)")
     ap.add_argument("--halo-ring", type=int, default=None, help="patches (default: the model's)")
+    ap.add_argument("--patch", type=int, default=None, help="LR px (default: the model's)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
+    knob_args = {
+        "max_stale": args.max_stale,
+        "change_reference": args.change_reference,
+        "halo_ring": args.halo_ring,
+        "patch": args.patch,
+    }
+    knobs = {name: value for name, value in knob_args.items() if value is not None}
     dense = build_model("basicvsr", weights="reds4").eval()
     rows = []
     for texture in args.textures:
@@ -53,11 +61,6 @@ def main() -> None:
             gt = data[0]["gt"]
             base = quality(vsr_workload(dense, gt, "cpu").run(), gt)["psnr"]
             for thr in [0.0, *args.thresholds]:
-                knobs = {} if args.max_stale is None else {"max_stale": args.max_stale}
-                if args.change_reference is not None:
-                    knobs["change_reference"] = args.change_reference
-                if args.halo_ring is not None:
-                    knobs["halo_ring"] = args.halo_ring
                 model = build_model("skipvsr-v2", weights=args.weights, threshold=thr, **knobs).eval()
                 model.execution_mode = "masked"
                 work = vsr_workload(model, gt, "cpu")
@@ -70,6 +73,7 @@ def main() -> None:
                     max_stale=model.policy.max_stale,
                     change_reference=model.policy.change_reference,
                     halo_ring=model.halo_ring,
+                    patch=model.patch,
                     dense_psnr=base,
                     psnr=q,
                     drop=base - q,
