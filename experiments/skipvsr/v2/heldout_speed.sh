@@ -3,11 +3,12 @@
 # clip (first 20 frames, or the whole range when shorter), through the user-facing CLI: 2 threads,
 # dense and skip interleaved in one process, median of 3. Usage:
 #   experiments/skipvsr/v2/heldout_speed.sh OUT_DIR [extra evaluate arguments, e.g. --weights B.pt --threshold 0.4]
+# CLIPS="vtest box" restricts the clips (default: all four train clips).
 set -euo pipefail
 out=$1; shift
 mkdir -p "$out"
 py=${PYTHON:-.venv/bin/python}
-for clip in carphone vtest box tree; do
+for clip in ${CLIPS:-carphone vtest box tree}; do
   read -r path start count < <("$py" - "$clip" <<'PY'
 import sys
 from dynskip.assets import asset_path
