@@ -77,9 +77,9 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
         "masked", channels=148, size=(64, 112), depth=5, tile=16, head_channels=4 + 32
     ),
     # SkipVSR v2's own execution: a trunk's 30 blocks under one patch mask, at the LR size of the
-    # unseen bikes clip (272x640 output), 16-px patches.
+    # unseen bikes clip (272x640 output), at the model's patch since round 7 (8 px).
     "skipvsr-v2-trunk": WorkloadSpec(
-        "residual", channels=64, size=(68, 160), depth=30, tile=16, shared_mask=True
+        "residual", channels=64, size=(68, 160), depth=30, tile=8, shared_mask=True
     ),
 }
 WORKLOADS = tuple(WORKLOAD_SPECS)

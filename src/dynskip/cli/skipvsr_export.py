@@ -2,7 +2,9 @@
 checkpoint (Lightning) -> the small shipped format of its model (official backbone name, the fitted
 policy or estimator, backbone deltas).
 
-``skipvsr-v2`` (default) reads ``--patch`` and ``--delta-format`` (``int8``, default, or ``float16``);
+``skipvsr-v2`` (default) reads ``--patch`` (default: ``model.patch`` of the run's Hydra config,
+``<run>/.hydra/config.yaml`` beside ``<run>/checkpoints/``, else the model's default) and ``--delta-format``
+(``int8``, default, or ``float16``);
 ``skipvsr`` (the first design) reads ``--tile`` and
 ``--no-align`` (a run trained with ``temporal_align=false``).
 """
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from omegaconf import OmegaConf
 from torch import nn
 
 from dynskip.methods.skipvsr.models import DELTA_FORMATS, export_skipvsr_v2_checkpoint
@@ -21,11 +24,22 @@ from dynskip.methods.skipvsr.v1.models import export_skipvsr_checkpoint
 from dynskip.models import build_model
 
 
+def run_patch(ckpt: Path) -> int | None:
+    """``model.patch`` of the Hydra config of the run that wrote ``ckpt`` (None: no config, or no patch
+    in it). A Lightning checkpoint holds tensors only, so the patch a run trained with lives there."""
+    config = ckpt.resolve().parent.parent / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return None
+    patch = OmegaConf.select(OmegaConf.load(config), "model.patch", default=None)
+    return None if patch is None else int(patch)
+
+
 def _architecture(args: argparse.Namespace) -> dict:
     """The constructor arguments the run was trained with (a checkpoint loads strictly into them)."""
     if args.model == "skipvsr":
         return {"tile": args.tile, "temporal_align": not args.no_align}
-    return {"patch": args.patch}
+    patch = args.patch if args.patch is not None else run_patch(Path(args.ckpt))
+    return {} if patch is None else {"patch": patch}
 
 
 def _export(model: nn.Module, args: argparse.Namespace, extra: dict) -> Path:
@@ -39,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("ckpt")
     parser.add_argument("out")
     parser.add_argument("--model", choices=("skipvsr-v2", "skipvsr"), default="skipvsr-v2")
-    parser.add_argument("--patch", type=int, default=16, help="skipvsr-v2: LR patch size")
+    parser.add_argument(
+        "--patch", type=int, default=None, help="skipvsr-v2: LR patch size (default: the run's, see above)"
+    )
     parser.add_argument(
         "--delta-format",
         choices=DELTA_FORMATS,
@@ -52,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = build_model(args.model, weights=args.ckpt, **_architecture(args))
     step = int(torch.load(args.ckpt, map_location="cpu", weights_only=True).get("global_step", -1))
     path = _export(model, args, {"source_step": step})
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    shape = f"patch {model.patch}" if args.model == "skipvsr-v2" else f"tile {args.tile}"
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {shape})")
     return 0
 
 

@@ -316,7 +316,7 @@ TINY_RUN = [
     "model.weights=null",
     "+model.num_feat=16",
     "+model.num_block=2",
-    "+model.patch=8",
+    "model.patch=8",
     "debug=smoke",
     "test=false",
     "phase1_steps=1",
@@ -411,3 +411,15 @@ def test_a_pinned_cutover_decides_whatever_was_measured(cutover_cache, measured,
             outputs[mode] = model(lr)
         assert step_fractions(model) == [expected] * 4
     torch.testing.assert_close(outputs["sparse"], outputs["masked"], atol=1e-5, rtol=0)
+
+
+def test_the_shipped_footage_checkpoint_names_its_patch_loads_and_runs():
+    hint = r"patch: checkpoint 16 vs model 8.*--model-arg patch=16"
+    with pytest.raises(CheckpointMismatchError, match=hint):
+        build_model("skipvsr-v2", weights="footage", patch=8)
+    model = build_model("skipvsr-v2", weights="footage", patch=16, threshold=0.3).eval()
+    assert model.dense_reference is not None  # a fine-tune: all-on is no longer official BasicVSR
+    lr = torch.rand(1, 3, 3, 20, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = model(lr)
+    assert out.shape == (1, 3, 3, 80, 96) and torch.isfinite(out).all()

@@ -97,7 +97,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         self,
         num_feat: int = 64,
         num_block: int = 30,
-        patch: int = 16,
+        patch: int = 8,
         max_stale: int = 4,
         occlusion_bound: float = 1.0,
         error_ref: float = 0.01,
@@ -105,7 +105,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         halo_ring: int = 1,
         engine_mode: str = "auto",
         cutover: float | None = None,
-        threshold: float = 0.4,
+        threshold: float = 0.5,
         execution_mode: str = "sparse",
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)

@@ -91,8 +91,10 @@ def _load_v2_format(model: SkipVSRv2, obj: Mapping[str, Any], source: str) -> No
     wrong = {k: (config[k], own[k]) for k in CONFIG_KEYS if k in config and config[k] != own[k]}
     if wrong:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in wrong.items())
+        fix = ", ".join(f"{k}={a!r}" for k, (a, _) in wrong.items())
         raise CheckpointMismatchError(
-            f"{source} was fine-tuned for another SkipVSR v2 configuration: {detail}"
+            f"{source} was fine-tuned for another SkipVSR v2 configuration: {detail}; build the model "
+            f"with {fix} (e.g. --model-arg {fix.split(', ')[0]})"
         )
     backbone = obj.get("backbone", "reds4")
     state = official_state(backbone)
@@ -125,7 +127,8 @@ def load_skipvsr_v2_weights(model: SkipVSRv2, path: Path) -> None:
 
 # Round 2's selection (experiments/skipvsr/v2/README.md): REDS4 backbone + int8 deltas of phase 2 on
 # the footage pool. Since round 6 the default is the official backbone under the class's policy (the
-# first built-in weights, "reds4"); round 2's setting is change_reference="frame", halo_ring=0, 0.3.
+# first built-in weights, "reds4"); round 2's setting is patch=16 (the checkpoint holds it, a model of
+# another patch refuses it), change_reference="frame", halo_ring=0, threshold 0.3.
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "skipvsr_v2_footage.pt"
 
 
