@@ -60,12 +60,13 @@ def _hydra_run(tmp_path, config: str) -> Path:
     return tmp_path / "checkpoints" / "last.ckpt"
 
 
-def test_skipvsr_export_reads_the_patch_the_run_trained_with(tmp_path) -> None:
+def test_skipvsr_export_reads_the_patch_the_run_trained_with(tmp_path, capsys) -> None:
     ckpt = _hydra_run(tmp_path, "model:\n  name: skipvsr-v2\n  patch: 16\n")
     assert skipvsr_export.run_patch(ckpt) == 16
     model = build_model("skipvsr-v2", weights="reds4", patch=16).eval()
     _lightning_checkpoint(model, ckpt, step=1)
     assert skipvsr_export.main([str(ckpt), str(tmp_path / "out.pt")]) == 0
+    assert "patch 16, from the run's .hydra/config.yaml" in capsys.readouterr().out
     stored = torch.load(tmp_path / "out.pt", weights_only=True)
     assert stored["config"]["patch"] == 16
 

@@ -34,12 +34,23 @@ def run_patch(ckpt: Path) -> int | None:
     return None if patch is None else int(patch)
 
 
-def _architecture(args: argparse.Namespace) -> dict:
-    """The constructor arguments the run was trained with (a checkpoint loads strictly into them)."""
+def _patch(args: argparse.Namespace) -> tuple[int | None, str]:
+    """The patch the run trained with (None: the model's default) and where it came from."""
+    if args.patch is not None:
+        return args.patch, "from --patch"
+    patch = run_patch(Path(args.ckpt))
+    if patch is not None:
+        return patch, "from the run's .hydra/config.yaml"
+    return None, "the model's default: no --patch and no model.patch in a run config"
+
+
+def _architecture(args: argparse.Namespace) -> tuple[dict, str]:
+    """The constructor arguments the run was trained with (a checkpoint loads strictly into them) and,
+    for the message, where the granularity came from (a wrong one stays visible)."""
     if args.model == "skipvsr":
-        return {"tile": args.tile, "temporal_align": not args.no_align}
-    patch = args.patch if args.patch is not None else run_patch(Path(args.ckpt))
-    return {} if patch is None else {"patch": patch}
+        return {"tile": args.tile, "temporal_align": not args.no_align}, f"tile {args.tile}"
+    patch, source = _patch(args)
+    return ({} if patch is None else {"patch": patch}), source
 
 
 def _export(model: nn.Module, args: argparse.Namespace, extra: dict) -> Path:
@@ -65,10 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tile", type=int, default=8, help="skipvsr: LR tile size")
     parser.add_argument("--no-align", action="store_true", help="skipvsr: the run was temporal_align=false")
     args = parser.parse_args(argv)
-    model = build_model(args.model, weights=args.ckpt, **_architecture(args))
+    architecture, source = _architecture(args)
+    model = build_model(args.model, weights=args.ckpt, **architecture)
     step = int(torch.load(args.ckpt, map_location="cpu", weights_only=True).get("global_step", -1))
     path = _export(model, args, {"source_step": step})
-    shape = f"patch {model.patch}" if args.model == "skipvsr-v2" else f"tile {args.tile}"
+    shape = f"patch {model.patch}, {source}" if args.model == "skipvsr-v2" else source
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, {shape})")
     return 0
 

@@ -91,10 +91,10 @@ def _load_v2_format(model: SkipVSRv2, obj: Mapping[str, Any], source: str) -> No
     wrong = {k: (config[k], own[k]) for k in CONFIG_KEYS if k in config and config[k] != own[k]}
     if wrong:
         detail = ", ".join(f"{k}: checkpoint {a!r} vs model {b!r}" for k, (a, b) in wrong.items())
-        fix = ", ".join(f"{k}={a!r}" for k, (a, _) in wrong.items())
+        fix = " ".join(f"--model-arg {k}={a!r}" for k, (a, _) in wrong.items())
         raise CheckpointMismatchError(
             f"{source} was fine-tuned for another SkipVSR v2 configuration: {detail}; build the model "
-            f"with {fix} (e.g. --model-arg {fix.split(', ')[0]})"
+            f"with the checkpoint's values ({fix}, or model.<key>=<value> in a Hydra config)"
         )
     backbone = obj.get("backbone", "reds4")
     state = official_state(backbone)
