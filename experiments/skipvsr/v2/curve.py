@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--error-refs", type=csv_list(float), default=[0.01])
     ap.add_argument("--change-references", type=csv_list(str), default=["frame"], help="frame and/or source")
     ap.add_argument("--halo-rings", type=csv_list(int), default=[0], help="SkipVSRv2 halo_ring values")
+    ap.add_argument("--reuse-output", type=csv_list(int), default=[0], help="reuse_output: 0 and/or 1")
     ap.add_argument("--thresholds", type=csv_list(float), default=[0.5, 0.7, 0.85, 0.95])
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
@@ -63,9 +64,10 @@ def main() -> None:
             args.error_refs,
             args.change_references,
             args.halo_rings,
+            args.reuse_output,
             args.thresholds,
         )
-        for patch, stale, bound, ref, reference, ring, thr in grid:
+        for patch, stale, bound, ref, reference, ring, reuse, thr in grid:
             model = build_model(
                 "skipvsr-v2",
                 weights=args.weights,
@@ -75,6 +77,7 @@ def main() -> None:
                 error_ref=ref,
                 change_reference=reference,
                 halo_ring=ring,
+                reuse_output=bool(reuse),
             )
             model.eval().execution_mode, model.threshold = "masked", thr
             work = vsr_workload(model, gt, "cpu")
@@ -83,9 +86,11 @@ def main() -> None:
             row = dict(
                 clip=clip, frames=len(gt), patch=patch, max_stale=stale, occlusion_bound=bound, error_ref=ref
             )
-            row["change_reference"], row["halo_ring"] = reference, ring
+            row["change_reference"], row["halo_ring"], row["reuse_output"] = reference, ring, bool(reuse)
             row |= dict(threshold=thr, dense_psnr=base, psnr=q, drop=base - q)
-            row["active"] = skip_fields(work.reports)["active_fraction"]
+            fields = skip_fields(work.reports)
+            row["active"] = fields["active_fraction"]  # cost-weighted over every prunable unit
+            row["active_per_group"] = fields["active_fraction_per_group"]
             print(
                 json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}),
                 flush=True,

@@ -204,12 +204,32 @@ class BasicVSR(nn.Module):
         Returns:
             ``(B, 3, 4h, 4w)``.
         """
+        return self.reconstruct_residual(feat_backward, feat_forward) + self.upsample_image(lr_i)
+
+    def reconstruct_residual(self, feat_backward: Tensor, feat_forward: Tensor) -> Tensor:
+        """The learned part of :meth:`reconstruct`: ``(B, num_feat, h, w)`` x 2 -> ``(B, 3, 4h, 4w)``."""
         out = self.lrelu(self.fusion(torch.cat([feat_backward, feat_forward], dim=1)))
         out = self.lrelu(self.pixel_shuffle(self.upconv1(out)))
         out = self.lrelu(self.pixel_shuffle(self.upconv2(out)))
         out = self.lrelu(self.conv_hr(out))
-        out = self.conv_last(out)
-        return out + F.interpolate(lr_i, scale_factor=SCALE, mode="bilinear", align_corners=False)
+        return self.conv_last(out)
+
+    @staticmethod
+    def upsample_image(lr_i: Tensor) -> Tensor:
+        """``(B, 3, h, w)`` -> ``(B, 3, 4h, 4w)`` bilinear: the base the learned residual is added to."""
+        return F.interpolate(lr_i, scale_factor=SCALE, mode="bilinear", align_corners=False)
+
+    def reconstruct_clip(
+        self, lr: Tensor, feats_backward: list[Tensor], feats_forward: list[Tensor]
+    ) -> Tensor:
+        """Every frame's :meth:`reconstruct`: ``(B, T, 3, h, w)`` and ``T`` states each way
+        -> ``(B, T, 3, 4h, 4w)``."""
+        b, t, c, h, w = lr.shape
+        # Written frame by frame into one buffer rather than stacked: no second copy of the output.
+        out = lr.new_empty(b, t, c, SCALE * h, SCALE * w)
+        for i in range(t):
+            out[:, i] = self.reconstruct(lr[:, i], feats_backward[i], feats_forward[i])
+        return out
 
     def forward(self, lr: Tensor) -> Tensor:
         """Super-resolve a clip.
@@ -220,12 +240,7 @@ class BasicVSR(nn.Module):
             ``(B, T, 3, 4h, 4w)`` (not clamped).
         """
         self.check_input(lr)
-        b, t, c, h, w = lr.shape
         flows_forward, flows_backward = self.compute_flows(lr)
         feats_backward = self.propagate(lr, flows_backward, "backward")
         feats_forward = self.propagate(lr, flows_forward, "forward")
-        # Written frame by frame into one buffer rather than stacked: no second copy of the output.
-        out = lr.new_empty(b, t, c, SCALE * h, SCALE * w)
-        for i in range(t):
-            out[:, i] = self.reconstruct(lr[:, i], feats_backward[i], feats_forward[i])
-        return out
+        return self.reconstruct_clip(lr, feats_backward, feats_forward)

@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--change-reference", default=None, help="frame or source (default: the model's)")
     ap.add_argument("--halo-ring", type=int, default=None, help="patches (default: the model's)")
     ap.add_argument("--patch", type=int, default=None, help="LR px (default: the model's)")
+    ap.add_argument("--reuse-output", type=int, choices=(0, 1), default=None, help="(default: the model's)")
     ap.add_argument("--json", type=Path, required=True)
     args = ap.parse_args()
     knob_args = {
@@ -42,6 +43,7 @@ def main() -> None:
         "change_reference": args.change_reference,
         "halo_ring": args.halo_ring,
         "patch": args.patch,
+        "reuse_output": None if args.reuse_output is None else bool(args.reuse_output),
     }
     knobs = {name: value for name, value in knob_args.items() if value is not None}
     dense = build_model("basicvsr", weights="reds4").eval()
@@ -74,6 +76,7 @@ def main() -> None:
                     change_reference=model.policy.change_reference,
                     halo_ring=model.halo_ring,
                     patch=model.patch,
+                    reuse_output=model.reuse_output,
                     dense_psnr=base,
                     psnr=q,
                     drop=base - q,

@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dynskip.archs.basicvsr_arch import BasicVSR, ConvResidualBlocks, Direction
+from dynskip.archs.basicvsr_arch import SCALE, BasicVSR, ConvResidualBlocks, Direction
 from dynskip.archs.warp import flow_warp
 from dynskip.benchmarks.calibration import ensure_calibrated
 from dynskip.methods.skipvsr.policy import (
@@ -46,6 +46,14 @@ from dynskip.methods.skipvsr.policy import (
     patch_difference,
     patch_occlusion,
     pixel_mask,
+)
+from dynskip.methods.skipvsr.reconstruct import (
+    put_patches,
+    reconstruct_macs_per_pixel,
+    reconstruct_patch_macs,
+    reconstruct_patches,
+    take_patches,
+    warp_output,
 )
 from dynskip.skip.cost import residual_skip_macs
 from dynskip.skip.engine import residual_runs_sparse, residual_skip_chain
@@ -59,6 +67,10 @@ HALO = 2  # a residual block is two 3x3 convs
 CALIBRATION_FRACTIONS = (1.0, 0.8, 0.6, 0.4, 0.2)
 # Blocks per calibration chain: enough to spread the canvas entry and exit as a 30-block trunk does.
 CALIBRATION_BLOCKS = 8
+# Share of patches whose reconstruction must run at or above which it runs densely: measured on 2 CPU
+# threads, the patch path reached 0.58-0.80 of ideal at 36x45 to 144x192 LR and lost at 1.0 everywhere
+# (experiments/skipvsr/v2/README.md, "Round 8"). The outputs do not depend on it, only the speed.
+RECONSTRUCT_DENSE_ABOVE = 0.6
 
 
 def with_halo_ring(run: Tensor, ring: int) -> Tensor:
@@ -83,6 +95,9 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         halo_ring: patches around each running patch that the blocks also run on, as halo only: their
             results are discarded (they keep the reused state), so a running patch's halos read fresh
             features for ``patch * halo_ring / 2`` blocks instead of reused states. Counted in the cost.
+        reuse_output: where both trunks reused a patch, its output is the previous output frame warped
+            along the forward flow (:mod:`dynskip.methods.skipvsr.reconstruct`) and the reconstruction
+            runs only on the other patches (unit ``reconstruct``). Fixed at construction.
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
         cutover: the computed share at which the execution-aware decisions run every patch, pinned
@@ -105,10 +120,12 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         halo_ring: int = 1,
         engine_mode: str = "auto",
         cutover: float | None = None,
+        reuse_output: bool = False,
         threshold: float = 0.5,
         execution_mode: str = "sparse",
     ) -> None:
         super().__init__(num_feat=num_feat, num_block=num_block)
+        self._reuse_output = bool(reuse_output)
         if engine_mode not in ("auto", "sparse"):
             raise ValueError(f"engine_mode must be 'auto' or 'sparse', got {engine_mode!r}")
         if patch < 1:
@@ -139,7 +156,14 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             # The stem always runs: the policy reads its change (and it is 1/60 of the blocks' cost).
             units.append(SkipUnit(f"{trunk}.stem", trunk, stem, prunable=False))
             units.append(SkipUnit(f"{trunk}.blocks", trunk, blocks, halo=HALO))
+        if self.reuse_output:
+            units.append(SkipUnit("reconstruct", "reconstruct", reconstruct_macs_per_pixel(self)))
         return units
+
+    @property
+    def reuse_output(self) -> bool:
+        """Whether patches reused by both trunks reuse the warped previous output (see ``__init__``)."""
+        return self._reuse_output
 
     def skip_report(self) -> SkipReport:
         return self.recorder.report()
@@ -180,7 +204,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
     def forward(self, lr: Tensor) -> Tensor:
         b, t = lr.shape[:2]
         self.recorder.reset(frames=b * t)
-        self._clip = {"lr": lr, "run": lr.new_zeros(t), "steps": lr.new_zeros(t), "masks": {}}
+        self._clip = {"lr": lr, "run": lr.new_zeros(t), "steps": lr.new_zeros(t), "masks": {}, "runs": {}}
         out = super().forward(lr)
         for trunk, per_frame in self._clip["masks"].items():
             stacked = torch.stack([per_frame[i] for i in sorted(per_frame)], 1)  # (B, T, 1, gh, gw)
@@ -262,6 +286,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
     ) -> Tensor:
         stem = trunk.stem(self.trunk_input(x_i, feat_prop))
         run = self.decide(x_i, stem, frame_index, direction)
+        self._clip["runs"].setdefault(direction, {})[frame_index] = run
         computed = with_halo_ring(run, self.halo_ring)
         plan = TilePlan.from_mask(computed[:, 0] > 0.5, self.patch, tuple(x_i.shape[-2:]))
         if plan.is_full:
@@ -285,6 +310,54 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             source=self._next_source(x_i, run),
         )
         return out
+
+    def reconstruct_clip(
+        self, lr: Tensor, feats_backward: list[Tensor], feats_forward: list[Tensor]
+    ) -> Tensor:
+        """:meth:`BasicVSR.reconstruct_clip`; with ``reuse_output``, patches reused by both trunks take
+        the previous output warped along the forward flow, and only the others are reconstructed."""
+        if not self.reuse_output:
+            return super().reconstruct_clip(lr, feats_backward, feats_forward)
+        b, t, c, h, w = lr.shape
+        out = lr.new_empty(b, t, c, SCALE * h, SCALE * w)
+        runs = self._clip["runs"]
+        for i in range(t):
+            need = torch.maximum(runs["backward"][i], runs["forward"][i])
+            feats = (feats_backward[i], feats_forward[i])
+            if i == 0 or bool(need.min() > 0.5):
+                out[:, i] = self.reconstruct(lr[:, i], *feats)
+                self._record_reconstruct(need, h, w, None)
+                continue
+            warped = warp_output(out[:, i - 1], self._clip["flows"]["forward"][:, i - 1])
+            if self.execution_mode == "sparse" and float(need.mean()) < RECONSTRUCT_DENSE_ABOVE:
+                out[:, i] = self._reconstruct_sparse(lr[:, i], feats, need, warped)
+                self._record_reconstruct(need, h, w, int((need > 0.5).sum()))
+            else:
+                hr_mask = pixel_mask(need, SCALE * self.patch, (SCALE * h, SCALE * w)) > 0.5
+                out[:, i] = torch.where(hr_mask, self.reconstruct(lr[:, i], *feats), warped)
+                self._record_reconstruct(need, h, w, None)
+        return out
+
+    def _reconstruct_sparse(
+        self, lr_i: Tensor, feats: tuple[Tensor, Tensor], need: Tensor, warped: Tensor
+    ) -> Tensor:
+        """``warped`` with the ``need`` patches reconstructed (patch windows only, exact)."""
+        sample, row, col = (need[:, 0] > 0.5).nonzero(as_tuple=True)
+        if not sample.numel():
+            return warped
+        hr_patch = SCALE * self.patch
+        values = reconstruct_patches(self, *feats, sample, row, col, self.patch)
+        values = values + take_patches(self.upsample_image(lr_i), sample, row, col, hr_patch)
+        return put_patches(warped, values, sample, row, col)
+
+    def _record_reconstruct(self, need: Tensor, h: int, w: int, patches: int | None) -> None:
+        """Record the ``reconstruct`` unit: ``patches`` windows run, or densely (``None``)."""
+        b = need.shape[0]
+        if patches is None:
+            actual = reconstruct_macs_per_pixel(self) * b * h * w
+        else:
+            actual = reconstruct_patch_macs(self, self.patch) * patches
+        self.recorder.record("reconstruct", need, out_hw=(h, w), tile=self.patch, actual_macs=actual)
 
     def reuse_trace(self, lr: Tensor) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
         """The dense output of clip ``lr`` ``(B, T, 3, h, w)`` and, per recurrent step after a first on

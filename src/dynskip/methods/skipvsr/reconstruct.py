@@ -1,0 +1,135 @@
+"""BasicVSR's reconstruction on LR patches only, and the output reuse of SkipVSR v2.
+
+Where both trunks reused a patch at frame ``t`` (both hidden states are only warped from the previous
+step), its output is taken as the previous output frame warped along the same flow, upsampled x4
+(:func:`warp_output`); elsewhere :func:`reconstruct_patches` runs the reconstruction exactly as the
+dense network does, on windows around those patches only.
+
+The reconstruction (``fusion`` 1x1, ``upconv1`` 3x3 + pixel shuffle, ``upconv2`` 3x3 + pixel shuffle,
+``conv_hr`` 3x3, ``conv_last`` 3x3) reads :data:`RECONSTRUCT_REACH` LR pixels beyond a patch: 1 at LR,
+1/2 at x2, 1/4 + 1/4 at x4. Windows are computed unpadded, and at every level the positions that lie
+outside the frame are zeroed, as the dense convs' zero padding reads them; so the patches' values are
+the dense network's (up to float rounding).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dynskip.archs.basicvsr_arch import SCALE, BasicVSR
+from dynskip.archs.warp import flow_warp
+
+__all__ = [
+    "RECONSTRUCT_REACH",
+    "put_patches",
+    "reconstruct_macs_per_pixel",
+    "reconstruct_patch_macs",
+    "reconstruct_patches",
+    "take_patches",
+    "warp_output",
+]
+
+RECONSTRUCT_REACH = 2  # LR pixels each side a patch's reconstruction reads
+
+
+def _window_positions(first: Tensor, size: int, extent: int) -> Tensor:
+    """``(n, size)`` bool: which positions from each window's ``first`` lie in ``[0, extent)``."""
+    pos = first[:, None] + torch.arange(size, device=first.device)[None]
+    return (pos >= 0) & (pos < extent)
+
+
+def _zero_outside(y: Tensor, first_row: Tensor, first_col: Tensor, height: int, width: int) -> Tensor:
+    """``y`` ``(n, C, hh, ww)`` windows with the positions outside the ``height x width`` map zeroed."""
+    rows = _window_positions(first_row, y.shape[2], height)
+    cols = _window_positions(first_col, y.shape[3], width)
+    if bool(rows.all()) and bool(cols.all()):
+        return y
+    return y * (rows[:, None, :, None] & cols[:, None, None, :]).to(y.dtype)
+
+
+def take_patches(x: Tensor, sample: Tensor, row: Tensor, col: Tensor, size: int, reach: int = 0) -> Tensor:
+    """Windows ``(n, C, size + 2 reach, size + 2 reach)`` around patches ``(sample, row, col)`` of ``x``.
+
+    ``x`` ``(B, C, H, W)`` is zero-padded by ``reach`` (and up to whole patches at the bottom and right).
+    """
+    h, w = x.shape[-2:]
+    gh, gw = -(-h // size), -(-w // size)
+    padded = F.pad(x, (reach, gw * size - w + reach, reach, gh * size - h + reach))
+    windows = padded.unfold(2, size + 2 * reach, size).unfold(3, size + 2 * reach, size)
+    return windows[sample, :, row, col]
+
+
+def put_patches(x: Tensor, values: Tensor, sample: Tensor, row: Tensor, col: Tensor) -> Tensor:
+    """``x`` ``(B, C, H, W)`` with patches ``(sample, row, col)`` replaced by ``values`` ``(n, C, s, s)``
+    (a new tensor; parts of a border patch beyond the map are dropped)."""
+    size = values.shape[-1]
+    h, w = x.shape[-2:]
+    gh, gw = -(-h // size), -(-w // size)
+    padded = F.pad(x, (0, gw * size - w, 0, gh * size - h))
+    padded.unfold(2, size, size).unfold(3, size, size)[sample, :, row, col] = values
+    return padded[..., :h, :w]
+
+
+def reconstruct_patches(
+    net: BasicVSR,
+    feat_backward: Tensor,
+    feat_forward: Tensor,
+    sample: Tensor,
+    row: Tensor,
+    col: Tensor,
+    patch: int,
+) -> Tensor:
+    """:meth:`BasicVSR.reconstruct_residual` on LR patches only: ``(n, 3, 4 patch, 4 patch)``.
+
+    ``feat_*`` ``(B, num_feat, h, w)``; ``(sample, row, col)`` ``(n,)`` index the ``patch x patch`` LR
+    patches (grid ``ceil(h / patch) x ceil(w / patch)``). Border patches are computed whole; the part
+    beyond the frame is not meaningful.
+    """
+    h, w = feat_backward.shape[-2:]
+    reach = RECONSTRUCT_REACH
+    x = take_patches(torch.cat([feat_backward, feat_forward], 1), sample, row, col, patch, reach)
+    x = x.contiguous(memory_format=torch.channels_last)
+    top, left = row * patch - reach, col * patch - reach  # LR position of each window's first pixel
+    y = _zero_outside(net.lrelu(net.fusion(x)), top, left, h, w)
+    y = net.lrelu(net.pixel_shuffle(F.conv2d(y, net.upconv1.weight, net.upconv1.bias)))
+    y = _zero_outside(y, 2 * (top + 1), 2 * (left + 1), 2 * h, 2 * w)
+    y = net.lrelu(net.pixel_shuffle(F.conv2d(y, net.upconv2.weight, net.upconv2.bias)))
+    y = _zero_outside(y, 4 * top + 6, 4 * left + 6, 4 * h, 4 * w)
+    y = net.lrelu(F.conv2d(y, net.conv_hr.weight, net.conv_hr.bias))
+    y = _zero_outside(y, 4 * top + 7, 4 * left + 7, 4 * h, 4 * w)
+    return F.conv2d(y, net.conv_last.weight, net.conv_last.bias)
+
+
+def reconstruct_macs_per_pixel(net: BasicVSR) -> float:
+    """MACs of the dense reconstruction per LR pixel (the bilinear image term is not a MAC)."""
+    return float(
+        net.fusion.in_channels * net.fusion.out_channels
+        + 9 * net.upconv1.in_channels * net.upconv1.out_channels
+        + 4 * 9 * net.upconv2.in_channels * net.upconv2.out_channels
+        + SCALE**2 * 9 * net.conv_hr.in_channels * net.conv_hr.out_channels
+        + SCALE**2 * 9 * net.conv_last.in_channels * net.conv_last.out_channels
+    )
+
+
+def reconstruct_patch_macs(net: BasicVSR, patch: int) -> float:
+    """MACs :func:`reconstruct_patches` spends on one patch, its windows' halos included."""
+    p = patch
+    return float(
+        (p + 4) ** 2 * net.fusion.in_channels * net.fusion.out_channels
+        + (p + 2) ** 2 * 9 * net.upconv1.in_channels * net.upconv1.out_channels
+        + (2 * p + 2) ** 2 * 9 * net.upconv2.in_channels * net.upconv2.out_channels
+        + (4 * p + 2) ** 2 * 9 * net.conv_hr.in_channels * net.conv_hr.out_channels
+        + (4 * p) ** 2 * 9 * net.conv_last.in_channels * net.conv_last.out_channels
+    )
+
+
+def warp_output(previous: Tensor, flow: Tensor) -> Tensor:
+    """The previous output frame ``(B, 3, 4h, 4w)`` warped onto this one along the LR ``flow``
+    ``(B, 2, h, w)`` (the flow that warped the forward hidden state), upsampled x4 with its values x4.
+
+    Border padding: a patch near the edge keeps the edge's colour rather than black.
+    """
+    hr_flow = F.interpolate(flow, scale_factor=SCALE, mode="bilinear", align_corners=False) * SCALE
+    return flow_warp(previous, hr_flow, padding_mode="border")
