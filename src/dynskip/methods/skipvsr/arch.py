@@ -321,34 +321,36 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         b, t, c, h, w = lr.shape
         out = lr.new_empty(b, t, c, SCALE * h, SCALE * w)
         runs = self._clip["runs"]
+        frame = None  # the previous output frame, kept apart from ``out`` (autograd saves what warps read)
         for i in range(t):
             need = torch.maximum(runs["backward"][i], runs["forward"][i])
             feats = (feats_backward[i], feats_forward[i])
-            if i == 0 or bool(need.min() > 0.5):
-                out[:, i] = self.reconstruct(lr[:, i], *feats)
+            if frame is None or bool(need.min() > 0.5):
+                frame = self.reconstruct(lr[:, i], *feats)
                 self._record_reconstruct(need, h, w, None)
-                continue
-            warped = warp_output(out[:, i - 1], self._clip["flows"]["forward"][:, i - 1])
-            if self.execution_mode == "sparse" and float(need.mean()) < RECONSTRUCT_DENSE_ABOVE:
-                out[:, i] = self._reconstruct_sparse(lr[:, i], feats, need, warped)
-                self._record_reconstruct(need, h, w, int((need > 0.5).sum()))
             else:
-                hr_mask = pixel_mask(need, SCALE * self.patch, (SCALE * h, SCALE * w)) > 0.5
-                out[:, i] = torch.where(hr_mask, self.reconstruct(lr[:, i], *feats), warped)
-                self._record_reconstruct(need, h, w, None)
+                warped = warp_output(frame, self._clip["flows"]["forward"][:, i - 1])
+                frame = self._reconstruct_reusing(lr[:, i], feats, need, warped)
+            out[:, i] = frame
         return out
 
-    def _reconstruct_sparse(
+    def _reconstruct_reusing(
         self, lr_i: Tensor, feats: tuple[Tensor, Tensor], need: Tensor, warped: Tensor
     ) -> Tensor:
-        """``warped`` with the ``need`` patches reconstructed (patch windows only, exact)."""
+        """``warped`` (the previous output, warped) with the ``need`` patches reconstructed: on patch
+        windows in sparse mode below :data:`RECONSTRUCT_DENSE_ABOVE`, else densely and blended."""
+        h, w = lr_i.shape[-2:]
         sample, row, col = (need[:, 0] > 0.5).nonzero(as_tuple=True)
-        if not sample.numel():
-            return warped
-        hr_patch = SCALE * self.patch
-        values = reconstruct_patches(self, *feats, sample, row, col, self.patch)
-        values = values + take_patches(self.upsample_image(lr_i), sample, row, col, hr_patch)
-        return put_patches(warped, values, sample, row, col)
+        if self.execution_mode == "sparse" and float(need.mean()) < RECONSTRUCT_DENSE_ABOVE:
+            self._record_reconstruct(need, h, w, int(sample.numel()))
+            if not sample.numel():
+                return warped
+            values = reconstruct_patches(self, *feats, sample, row, col, self.patch)
+            values = values + take_patches(self.upsample_image(lr_i), sample, row, col, SCALE * self.patch)
+            return put_patches(warped, values, sample, row, col)
+        self._record_reconstruct(need, h, w, None)
+        hr_mask = pixel_mask(need, SCALE * self.patch, (SCALE * h, SCALE * w)) > 0.5
+        return torch.where(hr_mask, self.reconstruct(lr_i, *feats), warped)
 
     def _record_reconstruct(self, need: Tensor, h: int, w: int, patches: int | None) -> None:
         """Record the ``reconstruct`` unit: ``patches`` windows run, or densely (``None``)."""
