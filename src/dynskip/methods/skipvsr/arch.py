@@ -26,8 +26,15 @@ grid), the policy is off and the model is BasicVSR, with no policy work. Cut-ove
 forward), the engine's default otherwise; ``cutover=`` pins the decisions' value instead, for outputs
 that do not depend on a timing race.
 
+Output reuse (``reuse_output=True``): where both trunks reused a patch at a frame, its output frame
+patch is the previous output warped along the forward flow (x4), and BasicVSR's reconstruction (about a
+quarter of a dense forward) runs only on the other patches, exactly, on windows
+(:mod:`dynskip.methods.skipvsr.reconstruct`), or densely with a blend at or above
+:data:`RECONSTRUCT_DENSE_ABOVE` of the patches.
+
 Report: unit ``<trunk>.blocks`` (all residual blocks of a trunk, one decision per patch) and
-``<trunk>.stem``; maps ``mask/<trunk>`` (last frame) and ``frames/<trunk>`` (every frame).
+``<trunk>.stem`` (and ``reconstruct`` with output reuse); maps ``mask/<trunk>`` (last frame) and
+``frames/<trunk>`` (every frame).
 """
 
 from __future__ import annotations
