@@ -6,8 +6,16 @@ import torch
 
 from dynskip.methods.skipvsr.arch import SkipVSRv2
 
-# The one-step change and no ring unless a test says otherwise: the mechanics most tests check.
-TINY = {"num_feat": 8, "num_block": 3, "patch": 8, "change_reference": "frame", "halo_ring": 0}
+# The one-step change, no ring and no output reuse unless a test says otherwise: the trunks' mechanics
+# most tests check (tests/methods/skipvsr/test_output_reuse.py covers the output reuse).
+TINY = {
+    "num_feat": 8,
+    "num_block": 3,
+    "patch": 8,
+    "change_reference": "frame",
+    "halo_ring": 0,
+    "reuse_output": False,
+}
 
 
 class FixedFlows(SkipVSRv2):

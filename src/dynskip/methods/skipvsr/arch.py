@@ -104,7 +104,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             features for ``patch * halo_ring / 2`` blocks instead of reused states. Counted in the cost.
         reuse_output: where both trunks reused a patch, its output is the previous output frame warped
             along the forward flow (:mod:`dynskip.methods.skipvsr.reconstruct`) and the reconstruction
-            runs only on the other patches (unit ``reconstruct``). Fixed at construction.
+            runs only on the other patches (unit ``reconstruct``). Fixed at construction. On since
+            round 8 (experiments/skipvsr/v2/README.md).
         engine_mode: tile-engine mode in ``"sparse"`` execution, ``"auto"`` (dense at or above the
             engine's cut-over) or ``"sparse"`` (always tiles).
         cutover: the computed share at which the execution-aware decisions run every patch, pinned
@@ -127,7 +128,7 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         halo_ring: int = 1,
         engine_mode: str = "auto",
         cutover: float | None = None,
-        reuse_output: bool = False,
+        reuse_output: bool = True,
         threshold: float = 0.5,
         execution_mode: str = "sparse",
     ) -> None:
