@@ -119,12 +119,15 @@ def test_output_reuse_with_every_patch_running_is_basicvsr_bit_for_bit(mode):
 
 
 def test_zero_motion_and_an_unchanged_frame_reuse_the_previous_output_frame(reconstruct_path):
-    model = tiny(cls=FixedFlows, error_ref=1e6, max_stale=10, reuse_output=True)
-    lr = torch.rand(1, 1, 3, 16, 24).repeat(1, 6, 1, 1, 1)
+    knobs = {"cls": FixedFlows, "error_ref": 1e6, "max_stale": 10}
+    model, states_only = tiny(**knobs, reuse_output=True), tiny(**knobs)
+    torch.manual_seed(4)  # frames differ by a little noise: a fresh reconstruction would show it
+    lr = torch.rand(1, 1, 3, 16, 24) + 0.02 * torch.rand(1, 6, 3, 16, 24)
     with torch.no_grad():
-        out = model(lr)
-    for i in range(1, 6):
+        out, reference = model(lr), states_only(lr)
+    for i in range(1, 5):  # frame 5 is the backward trunk's first step: reconstructed
         torch.testing.assert_close(out[:, i], out[:, 0], atol=1e-5, rtol=0)  # zero-flow warps round
+    assert not torch.allclose(reference[:, 2], reference[:, 0], atol=1e-3)
     # Only the trunks' first steps are reconstructed: the forward one's (frame 0) and the backward
     # one's (frame 5); in between both trunks reuse every patch.
     report = model.skip_report()
@@ -144,6 +147,27 @@ def test_a_patch_either_trunk_runs_is_reconstructed():
     torch.testing.assert_close(out[:, 2, :, :, :32], reference[:, 2, :, :, :32], atol=1e-5, rtol=0)
     torch.testing.assert_close(out[:, 2, :, :, 32:], out[:, 1, :, :, 32:], atol=1e-5, rtol=0)
     assert not torch.allclose(out[:, 2, :, :, :32], out[:, 1, :, :, :32], atol=1e-3)
+    # Reconstructed: frames 0 and 3 whole (each trunk's first step), frames 1 and 2 the changed column
+    # (frame 1: the backward trunk's change against frame 2; frame 2: both trunks').
+    unit = model.skip_report().units["reconstruct"]
+    assert float(unit.fraction) == pytest.approx((1 + 0.25 + 0.25 + 1) / 4)
+
+
+def test_reused_patches_follow_the_forward_flow():
+    # The clip moves by one LR pixel down and right per frame and the flows say so (frame i reads frame
+    # i - 1 at p - 1, frame i + 1 at p + 1): consistent, so every patch may be reused after the trunks'
+    # first steps, and a reused output must be the previous one moved by 4 HR pixels.
+    model = tiny(cls=FixedFlows, flows_forward=-1.0, flows_backward=1.0, error_ref=1e6, reuse_output=True)
+    torch.manual_seed(5)
+    base = torch.rand(1, 3, 16, 24)
+    lr = torch.stack([torch.roll(base, (i, i), (-2, -1)) for i in range(4)], 1)
+    with torch.no_grad():
+        out = model(lr)
+        flow = torch.full((1, 2, 16, 24), -1.0)
+        for i in (1, 2):  # frame 3 is the backward trunk's first step: reconstructed
+            torch.testing.assert_close(out[:, i], warp_output(out[:, i - 1], flow), atol=1e-5, rtol=0)
+            assert not torch.allclose(out[:, i], out[:, i - 1], atol=1e-2)
+    assert float(model.skip_report().units["reconstruct"].fraction) == pytest.approx(2 / 4)
 
 
 def test_output_reuse_is_fixed_at_construction_and_named_in_the_units():
@@ -155,7 +179,7 @@ def test_output_reuse_is_fixed_at_construction_and_named_in_the_units():
 
 
 def test_output_reuse_trains_through_the_blend():
-    model = tiny(error_ref=1e6, execution_mode="train", reuse_output=True).train()
+    model = tiny(cls=FixedFlows, error_ref=1e6, execution_mode="train", reuse_output=True).train()
     out = model(clip_with_static_and_moving(1, 4, 16, 16))
-    out.mean().backward()
+    out[:, 2].mean().backward()  # frame 2 is reused whole: its gradient reaches frame 0 through the warps
     assert model.conv_hr.weight.grad is not None and model.conv_hr.weight.grad.abs().sum() > 0

@@ -27,6 +27,7 @@ from dynskip.methods.skipvsr.arch import SCALE
 from dynskip.methods.skipvsr.reconstruct import warp_output
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
+from dynskip.skip.tiles import tile_to_pixel
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
         h, w = gt.shape[-2] // SCALE * SCALE, gt.shape[-1] // SCALE * SCALE
         gt = gt[..., :h, :w]
         lr = degrade(gt, "bi", scale=SCALE)[None]
-        model = build_model("skipvsr-v2", weights="reds4").eval()
+        model = build_model("skipvsr-v2", weights="reds4", reuse_output=False).eval()  # round 7
         model.threshold = args.threshold
         model.calibrate(lr)
         runs = {"backward": {}, "forward": {}}
@@ -71,9 +72,7 @@ def main() -> None:
             for t in range(1, out.shape[0]):
                 both = ~(runs["backward"][t] | runs["forward"][t])
                 shares.append(float(both.float().mean()))
-                hr = both.repeat_interleave(patch, 0).repeat_interleave(patch, 1)[
-                    : out.shape[-2], : out.shape[-1]
-                ]
+                hr = tile_to_pixel(both[None], patch, tuple(out.shape[-2:]))[0, 0] > 0.5
                 warped = warp_output(emulated[t - 1 : t], flows["forward"][:, t - 1])[0].clamp(0, 1)
                 emulated[t] = torch.where(hr, warped, out[t])
         base, skip, reuse = (quality(x, gt)["psnr"] for x in (dense, out, emulated))

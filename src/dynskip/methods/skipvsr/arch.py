@@ -26,8 +26,9 @@ grid), the policy is off and the model is BasicVSR, with no policy work. Cut-ove
 forward), the engine's default otherwise; ``cutover=`` pins the decisions' value instead, for outputs
 that do not depend on a timing race.
 
-Output reuse (``reuse_output=True``): where both trunks reused a patch at a frame, its output frame
-patch is the previous output warped along the forward flow (x4), and BasicVSR's reconstruction (about a
+Output reuse (``reuse_output=True``): where both trunks reused a patch at a frame, its output
+patch is the previous output warped along the forward flow (x4; the approximations it makes are listed
+in :mod:`dynskip.methods.skipvsr.reconstruct`), and BasicVSR's reconstruction (about a
 quarter of a dense forward) runs only on the other patches, exactly, on windows
 (:mod:`dynskip.methods.skipvsr.reconstruct`), or densely with a blend at or above
 :data:`RECONSTRUCT_DENSE_ABOVE` of the patches.
@@ -55,6 +56,7 @@ from dynskip.methods.skipvsr.policy import (
     pixel_mask,
 )
 from dynskip.methods.skipvsr.reconstruct import (
+    RECONSTRUCT_REACH,
     put_patches,
     reconstruct_macs_per_pixel,
     reconstruct_patch_macs,
@@ -75,7 +77,7 @@ CALIBRATION_FRACTIONS = (1.0, 0.8, 0.6, 0.4, 0.2)
 # Blocks per calibration chain: enough to spread the canvas entry and exit as a 30-block trunk does.
 CALIBRATION_BLOCKS = 8
 # Share of patches whose reconstruction must run at or above which it runs densely: measured on 2 CPU
-# threads, the patch path reached 0.58-0.80 of ideal at 36x45 to 144x192 LR and lost at 1.0 everywhere
+# threads, the patch path reached 0.58-0.80 of ideal at 36x44 to 144x192 LR and lost at 1.0 everywhere
 # (experiments/skipvsr/v2/README.md, "Round 8"). The outputs do not depend on it, only the speed.
 RECONSTRUCT_DENSE_ABOVE = 0.6
 
@@ -165,7 +167,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
             units.append(SkipUnit(f"{trunk}.stem", trunk, stem, prunable=False))
             units.append(SkipUnit(f"{trunk}.blocks", trunk, blocks, halo=HALO))
         if self.reuse_output:
-            units.append(SkipUnit("reconstruct", "reconstruct", reconstruct_macs_per_pixel(self)))
+            macs = reconstruct_macs_per_pixel(self)
+            units.append(SkipUnit("reconstruct", "reconstruct", macs, halo=RECONSTRUCT_REACH))
         return units
 
     @property
@@ -348,8 +351,8 @@ class SkipVSRv2(SkipKnobs, BasicVSR):
         """``warped`` (the previous output, warped) with the ``need`` patches reconstructed: on patch
         windows in sparse mode below :data:`RECONSTRUCT_DENSE_ABOVE`, else densely and blended."""
         h, w = lr_i.shape[-2:]
-        sample, row, col = (need[:, 0] > 0.5).nonzero(as_tuple=True)
         if self.execution_mode == "sparse" and float(need.mean()) < RECONSTRUCT_DENSE_ABOVE:
+            sample, row, col = (need[:, 0] > 0.5).nonzero(as_tuple=True)
             self._record_reconstruct(need, h, w, int(sample.numel()))
             if not sample.numel():
                 return warped

@@ -1,9 +1,17 @@
 """BasicVSR's reconstruction on LR patches only, and the output reuse of SkipVSR v2.
 
-Where both trunks reused a patch at frame ``t`` (both hidden states are only warped from the previous
-step), its output is taken as the previous output frame warped along the same flow, upsampled x4
-(:func:`warp_output`); elsewhere :func:`reconstruct_patches` runs the reconstruction exactly as the
-dense network does, on windows around those patches only.
+Where both trunks reused a patch at frame ``t`` (the forward state there is the previous frame's,
+warped; the backward state the next frame's, warped), its output is taken as the previous output frame
+warped along the forward flow, upsampled x4 (:func:`warp_output`); elsewhere
+:func:`reconstruct_patches` runs the reconstruction exactly as the dense network does, on windows around
+those patches only. Two approximations come with the reuse: a reused patch next to a reconstructed one
+does not see the fresh features within 2 LR px of their border, and the backward trunk's decision gates
+the reuse at the same frame ``t``, whereas ``out[t] = warp(out[t-1])`` asks for its state at ``t - 1``
+to be the one at ``t`` warped (its decision at ``t - 1``). Both were measured as the rule stands
+(experiments/skipvsr/v2/README.md, "Round 8"); the ``t - 1`` gate is untried.
+
+The helpers work out of place on ``unfold`` views (several pyramid levels, zeroed per level), where the
+tile engine's :class:`~dynskip.skip.plan.TileCanvas` keeps one in-place canvas per level.
 
 The reconstruction (``fusion`` 1x1, ``upconv1`` 3x3 + pixel shuffle, ``upconv2`` 3x3 + pixel shuffle,
 ``conv_hr`` 3x3, ``conv_last`` 3x3) reads :data:`RECONSTRUCT_REACH` LR pixels beyond a patch: 1 at LR,
@@ -20,6 +28,7 @@ from torch import Tensor
 
 from dynskip.archs.basicvsr_arch import SCALE, BasicVSR
 from dynskip.archs.warp import flow_warp
+from dynskip.skip.tiles import tile_grid_shape
 
 __all__ = [
     "RECONSTRUCT_REACH",
@@ -55,7 +64,7 @@ def take_patches(x: Tensor, sample: Tensor, row: Tensor, col: Tensor, size: int,
     ``x`` ``(B, C, H, W)`` is zero-padded by ``reach`` (and up to whole patches at the bottom and right).
     """
     h, w = x.shape[-2:]
-    gh, gw = -(-h // size), -(-w // size)
+    gh, gw = tile_grid_shape(h, w, size)
     padded = F.pad(x, (reach, gw * size - w + reach, reach, gh * size - h + reach))
     windows = padded.unfold(2, size + 2 * reach, size).unfold(3, size + 2 * reach, size)
     return windows[sample, :, row, col]
@@ -66,8 +75,8 @@ def put_patches(x: Tensor, values: Tensor, sample: Tensor, row: Tensor, col: Ten
     (a new tensor; parts of a border patch beyond the map are dropped)."""
     size = values.shape[-1]
     h, w = x.shape[-2:]
-    gh, gw = -(-h // size), -(-w // size)
-    padded = F.pad(x, (0, gw * size - w, 0, gh * size - h))
+    gh, gw = tile_grid_shape(h, w, size)
+    padded = F.pad(x, (0, gw * size - w, 0, gh * size - h))  # a copy: ``x`` is never written
     padded.unfold(2, size, size).unfold(3, size, size)[sample, :, row, col] = values
     return padded[..., :h, :w]
 
@@ -129,7 +138,8 @@ def warp_output(previous: Tensor, flow: Tensor) -> Tensor:
     """The previous output frame ``(B, 3, 4h, 4w)`` warped onto this one along the LR ``flow``
     ``(B, 2, h, w)`` (the flow that warped the forward hidden state), upsampled x4 with its values x4.
 
-    Border padding: a patch near the edge keeps the edge's colour rather than black.
+    Border padding: a patch near the edge keeps the edge's colour rather than black. A warp is not a
+    MAC: the reports' MACs do not count it (its time is in every measured speed-up).
     """
     hr_flow = F.interpolate(flow, scale_factor=SCALE, mode="bilinear", align_corners=False) * SCALE
     return flow_warp(previous, hr_flow, padding_mode="border")
