@@ -76,9 +76,11 @@ HALO = 2  # a residual block is two 3x3 convs
 CALIBRATION_FRACTIONS = (1.0, 0.8, 0.6, 0.4, 0.2)
 # Blocks per calibration chain: enough to spread the canvas entry and exit as a 30-block trunk does.
 CALIBRATION_BLOCKS = 8
-# Share of patches whose reconstruction must run at or above which it runs densely: measured on 2 CPU
-# threads, the patch path reached 0.58-0.80 of ideal at 36x44 to 144x192 LR and lost at 1.0 everywhere
-# (experiments/skipvsr/v2/README.md, "Round 8"). The outputs do not depend on it, only the speed.
+# Share of patches whose reconstruction must run at or above which it runs densely (the outputs do not
+# depend on it, only the speed). Set from a first timing at 36x45 to 144x192 LR (0.58-0.80 of ideal) and
+# preregistered for round 8; exploration/reconstruct_windows.py later measured 0.57-0.90 of ideal at
+# 36x44 to 144x192, windows ahead of dense up to 0.6 at 36x44 and up to 0.8 at the larger sizes, and
+# 11-28% behind at 1.0 (experiments/skipvsr/v2/README.md, "Round 8").
 RECONSTRUCT_DENSE_ABOVE = 0.6
 
 
