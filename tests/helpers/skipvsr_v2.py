@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from dynskip.methods.skipvsr.arch import SkipVSRv2
+from dynskip.skip.protocol import SkipReport
 
 # The one-step change, no ring and no output reuse unless a test says otherwise: the trunks' mechanics
 # most tests check (tests/methods/skipvsr/test_output_reuse.py covers the output reuse).
@@ -41,6 +42,25 @@ class FixedFlows(SkipVSRv2):
 def tiny(seed: int = 0, cls=SkipVSRv2, **kwargs) -> SkipVSRv2:
     torch.manual_seed(seed)
     return cls(**{**TINY, **kwargs}).eval()
+
+
+def reusing_model(b: int, **kwargs) -> FixedFlows:
+    """A tiny model that reuses wherever the occlusion check allows; the last of ``b`` samples has
+    inconsistent flows (every patch runs), the others zero motion: decisions differ per sample."""
+    shifts = [0.0] * (b - 1) + [2.0] if b > 1 else [0.0]
+    return tiny(
+        cls=FixedFlows, flows_forward=shifts, flows_backward=shifts, error_ref=1e6, max_stale=3, **kwargs
+    )
+
+
+def masked_then_sparse(model: SkipVSRv2, lr: torch.Tensor) -> tuple[torch.Tensor, SkipReport, torch.Tensor]:
+    """The model's masked output and report, then its sparse output (its report is the model's last)."""
+    with torch.no_grad():
+        model.execution_mode = "masked"
+        masked = model(lr)
+        report = model.skip_report()
+        model.execution_mode = "sparse"
+        return masked, report, model(lr)
 
 
 def clip_with_static_and_moving(b: int = 2, t: int = 5, h: int = 21, w: int = 27) -> torch.Tensor:

@@ -15,7 +15,13 @@ from dynskip.methods.skipvsr.reconstruct import (
     take_patches,
     warp_output,
 )
-from helpers.skipvsr_v2 import FixedFlows, clip_with_static_and_moving, tiny
+from helpers.skipvsr_v2 import (
+    FixedFlows,
+    clip_with_static_and_moving,
+    masked_then_sparse,
+    reusing_model,
+    tiny,
+)
 
 
 def small_basicvsr() -> BasicVSR:
@@ -85,21 +91,8 @@ def reconstruct_path(request, monkeypatch):
 
 @pytest.mark.parametrize(("b", "h", "w"), [(1, 16, 16), (2, 21, 27), (3, 17, 33)])
 def test_output_reuse_sparse_equals_masked_with_per_sample_masks_and_odd_sizes(reconstruct_path, b, h, w):
-    shifts = [0.0] * (b - 1) + [2.0] if b > 1 else [0.0]  # the last sample's flows are inconsistent
-    model = tiny(
-        cls=FixedFlows,
-        flows_forward=shifts,
-        flows_backward=shifts,
-        error_ref=1e6,
-        max_stale=3,
-        reuse_output=True,
-    )
-    lr = clip_with_static_and_moving(b, 5, h, w)
-    with torch.no_grad():
-        model.execution_mode = "masked"
-        masked = model(lr)
-        model.execution_mode = "sparse"
-        sparse = model(lr)
+    model = reusing_model(b, reuse_output=True)
+    masked, _, sparse = masked_then_sparse(model, clip_with_static_and_moving(b, 5, h, w))
     torch.testing.assert_close(sparse, masked, atol=1e-5, rtol=0)
     unit = model.skip_report().units["reconstruct"]
     assert 0.0 < float(unit.fraction) < 1.0

@@ -15,7 +15,14 @@ from dynskip.models import build_model
 from dynskip.skip.fallback import CUTOVERS, clear_fallback_cache, cutover_key
 from dynskip.train import train
 from dynskip.zoo.checkpoint import CheckpointMismatchError
-from helpers.skipvsr_v2 import TINY, FixedFlows, clip_with_static_and_moving, tiny
+from helpers.skipvsr_v2 import (
+    TINY,
+    FixedFlows,
+    clip_with_static_and_moving,
+    masked_then_sparse,
+    reusing_model,
+    tiny,
+)
 
 
 @pytest.mark.parametrize("mode", ["masked", "sparse"])
@@ -32,23 +39,9 @@ def test_every_patch_running_is_basicvsr_bit_for_bit(mode):
 @pytest.mark.parametrize("reference", ["frame", "source"])
 @pytest.mark.parametrize(("b", "h", "w"), [(1, 16, 16), (2, 21, 27), (3, 17, 33)])
 def test_sparse_equals_masked_with_per_sample_masks_and_odd_sizes(b, h, w, reference):
-    # Reuse wherever the occlusion check allows; the flows of the last sample are inconsistent.
-    shifts = [0.0] * (b - 1) + [2.0] if b > 1 else [0.0]
-    model = tiny(
-        cls=FixedFlows,
-        flows_forward=shifts,
-        flows_backward=shifts,
-        error_ref=1e6,
-        max_stale=3,
-        change_reference=reference,
-    )
-    lr = clip_with_static_and_moving(b, 5, h, w)
-    with torch.no_grad():
-        model.execution_mode = "masked"
-        masked = model(lr)
-        masks = model.skip_report().maps["frames/backward_trunk"]
-        model.execution_mode = "sparse"
-        sparse = model(lr)
+    model = reusing_model(b, change_reference=reference)
+    masked, masked_report, sparse = masked_then_sparse(model, clip_with_static_and_moving(b, 5, h, w))
+    masks = masked_report.maps["frames/backward_trunk"]
     torch.testing.assert_close(sparse, masked, atol=1e-5, rtol=0)
     density = float(model.skip_report().density(prunable_only=True))
     assert 0.0 < density < 1.0
