@@ -9,7 +9,8 @@ Backbone-agnostic pieces:
 - :func:`sample_mask`: logits -> mask for an execution mode (Gumbel-softmax while training, hard
   ``p_keep >= threshold`` otherwise, ones when dense); :func:`hierarchical_mask` (a finer level may
   only run where its coarser level ran); :func:`valid_tile_mask` (tiles lying wholly in inference
-  padding are switched off: their output is cropped away anyway).
+  padding are switched off: their output is cropped away anyway); :func:`residual_guard_mask` (a
+  test-time guard: tiles where the two warped inputs of a block still disagree stay on).
 - :func:`run_pruned_chain`: a chain of ``conv3x3 + activation`` layers with masked-feature semantics
   (every layer's output is zero outside the active tiles), executed by the shared tile engine
   (:mod:`dynskip.skip.engine`): its dense emulation for training, its tile path for inference.
@@ -141,6 +142,27 @@ def valid_tile_mask(
     rows = torch.arange(grid[0], device=like.device) * (padded_hw[0] / grid[0]) < valid_hw[0]
     cols = torch.arange(grid[1], device=like.device) * (padded_hw[1] / grid[1]) < valid_hw[1]
     return (rows[:, None] & cols[None, :]).to(like.dtype)[None, None]
+
+
+# The guard's cost per image pixel: |warped0 - warped1| summed over 3 channels, then the tile average.
+RESIDUAL_GUARD_MACS_PER_PIXEL = 4.0
+
+
+def residual_guard_mask(warped0: Tensor, warped1: Tensor, grid: tuple[int, int], bound: float) -> Tensor:
+    """``(B, 1, gh, gw)`` 1 where the mean ``|warped0 - warped1|`` over a tile exceeds ``bound``.
+
+    ``warped0`` / ``warped1``: ``(B, 3, H, W)`` images warped by the flow so far, ``H, W`` multiples of
+    ``grid``. Where they still disagree the finer block has flow left to correct, so its tile is kept
+    whatever the mask head says (a tile-wise, training-free quality guard).
+    """
+    if warped0.shape != warped1.shape or warped0.dim() != 4:
+        shapes = f"{tuple(warped0.shape)} and {tuple(warped1.shape)}"
+        raise ValueError(f"warped images must share one (B, C, H, W) shape, got {shapes}")
+    h, w = warped0.shape[-2:]
+    if h % grid[0] or w % grid[1]:
+        raise ValueError(f"image size {(h, w)} is not a multiple of the tile grid {tuple(grid)}")
+    residual = (warped0 - warped1).abs().mean(1, keepdim=True)
+    return (F.avg_pool2d(residual, (h // grid[0], w // grid[1])) > bound).to(warped0.dtype)
 
 
 def run_pruned_chain(x: Tensor, layers: nn.Sequential, mask: Tensor, mode: str) -> Tensor:

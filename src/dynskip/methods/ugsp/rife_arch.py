@@ -39,10 +39,12 @@ from dynskip.methods.ugsp.ifblock_kept import (
     encode_kept_macs,
 )
 from dynskip.methods.ugsp.pruning import (
+    RESIDUAL_GUARD_MACS_PER_PIXEL,
     MaskHead,
     UncertaintyHead,
     expand_mask,
     hierarchical_mask,
+    residual_guard_mask,
     run_pruned_chain,
     sample_mask,
     valid_tile_mask,
@@ -86,6 +88,10 @@ class UGSPRIFE(SkipKnobs, IFNet):
             active tile next to a pruned one reads zeros through the chain. ``1`` (8 positions, the
             chain's depth) makes the active tiles exact: only pruned tiles differ from dense RIFE.
             The extra tiles are counted in the MACs.
+        residual_guard: a test-time quality guard (``None``: off). At inference a pruned block also
+            keeps every tile where the two images warped by the flow so far differ by more than this
+            on average (RGB in [0, 1]; :func:`~dynskip.methods.ugsp.pruning.residual_guard_mask`),
+            within the hierarchy and the computable tiles. Its cost is counted with the mask heads'.
         threshold, execution_mode, budget: the skip knobs. The execution mode defaults to ``sparse``
             (real skipping); training objectives switch to ``train`` themselves.
     """
@@ -100,6 +106,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         train_backbone: bool = False,
         padding_halo_tiles: int = 1,
         active_halo_tiles: int = 0,
+        residual_guard: float | None = None,
         threshold: float = 0.5,
         execution_mode: str = "sparse",
         budget: float = 0.5,
@@ -118,6 +125,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
         if int(active_halo_tiles) < 0:
             raise ValueError(f"active_halo_tiles must be >= 0, got {active_halo_tiles}")
         self.active_halo_tiles = int(active_halo_tiles)
+        if residual_guard is not None and not float(residual_guard) >= 0:
+            raise ValueError(f"residual_guard must be None or a bound >= 0, got {residual_guard!r}")
+        self.residual_guard = None if residual_guard is None else float(residual_guard)
         self.mask_heads = torch.nn.ModuleDict(
             {f"block{k}": MaskHead(BLOCK_CHANNELS[k - 1], head_hidden) for k in pruned}
         )
@@ -210,6 +220,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
     ) -> tuple[Tensor, Tensor]:
         state, mode = self._state, self._mode()
         mask = state["masks"].get(index)
+        guarded = self.residual_guard is not None and flow is not None and mode in ("sparse", "masked")
+        if mask is not None and guarded:
+            mask = self._guard_tiles(index, x_in, mask)
         if mask is not None and mode in ("sparse", "masked") and not bool(mask.any()):
             return self._skip_block(index, block, x_in, scale)
         computed = self._computed_tiles(index, mask, mode)
@@ -238,6 +251,19 @@ class UGSPRIFE(SkipKnobs, IFNet):
         if index + 1 in self.pruned_blocks:
             self._predict_mask(index + 1, feat, mask, mode)
         return flow_delta, mask_delta
+
+    def _guard_tiles(self, index: int, x_in: Tensor, mask: Tensor) -> Tensor:
+        """``mask`` plus the tiles ``residual_guard`` keeps; ``x_in`` starts with the two warped images."""
+        state = self._state
+        guard = residual_guard_mask(x_in[:, 0:3], x_in[:, 3:6], tuple(mask.shape[-2:]), self.residual_guard)
+        guard = hierarchical_mask(guard, state["masks"].get(index - 1))
+        if index in state["computable"]:
+            guard = guard * state["computable"][index]
+        state["masks"][index] = mask = torch.maximum(mask, guard)
+        pixels = x_in.shape[0] * x_in.shape[-2] * x_in.shape[-1]
+        cost = RESIDUAL_GUARD_MACS_PER_PIXEL * pixels
+        state["head_macs"][index] = state["head_macs"].get(index, 0.0) + cost
+        return mask
 
     def _computed_tiles(self, index: int, mask: Tensor | None, mode: str) -> Tensor | None:
         """The tiles the pruned chain computes: the kept ones, grown by ``active_halo_tiles``."""
