@@ -37,7 +37,7 @@ bench: $(STAMP)
 	$(VENV)/bin/dynskip bench engine --workload ugsp-decoder -o results/bench/engine_ugsp_decoder.json --overwrite
 	$(VENV)/bin/dynskip bench engine --workload skipvsr-v2-trunk -o results/bench/engine_skipvsr_v2_trunk.json --overwrite
 	$(VENV)/bin/dynskip bench model --model ugsp-rife --size 720x1280 --frames 5 -o results/bench/model_ugsp_rife_720p.json --overwrite
-	$(VENV)/bin/dynskip bench model --model skipvsr --size 68x160 --frames 10 -o results/bench/model_skipvsr_272x640.json --overwrite
+	$(VENV)/bin/dynskip bench model --model skipvsr-v2 --size 68x160 --frames 10 -o results/bench/model_skipvsr_v2_272x640.json --overwrite
 
 # Debian's opencv-doc carries the pool's vtest, box and tree clips (about 95 MB). Installed where apt-get
 # can run (as root, or through sudo); elsewhere the command for the user's system is printed.
