@@ -71,6 +71,15 @@ def _grow(mask: Tensor, rings: int) -> Tensor:
     return dilate_tiles(mask[:, 0], rings)[:, None]
 
 
+def _guard_bound(value: object) -> float | None:
+    """``residual_guard`` checked: ``None`` or a real number >= 0 (a bool, e.g. YAML's ``off``, is not)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"residual_guard must be None or a bound >= 0, got {value!r}")
+    return float(value)
+
+
 class UGSPRIFE(SkipKnobs, IFNet):
     """RIFE v3.9 IFNet with UGSP spatial pruning of its finer IFBlocks.
 
@@ -125,9 +134,7 @@ class UGSPRIFE(SkipKnobs, IFNet):
         if int(active_halo_tiles) < 0:
             raise ValueError(f"active_halo_tiles must be >= 0, got {active_halo_tiles}")
         self.active_halo_tiles = int(active_halo_tiles)
-        if residual_guard is not None and not float(residual_guard) >= 0:
-            raise ValueError(f"residual_guard must be None or a bound >= 0, got {residual_guard!r}")
-        self.residual_guard = None if residual_guard is None else float(residual_guard)
+        self.residual_guard = _guard_bound(residual_guard)
         self.mask_heads = torch.nn.ModuleDict(
             {f"block{k}": MaskHead(BLOCK_CHANNELS[k - 1], head_hidden) for k in pruned}
         )
@@ -370,8 +377,9 @@ class UGSPRIFE(SkipKnobs, IFNet):
             self.recorder.record(
                 f"block{index}.{part}", 0.0, out_hw=out_hw, batch=batch, overhead_macs=overhead
             )
-        if index + 1 in self.pruned_blocks:
-            grid = self._state["masks"][index].shape[-2:]
+        if index + 1 in self.pruned_blocks:  # the finer block's own grid: it is pruned everywhere too
+            tile = self.tile_px[index + 1]
+            grid = (height // tile, width // tile)
             self._state["masks"][index + 1] = x_in.new_zeros((batch, 1, *grid))
         zeros = x_in.new_zeros((batch, 5, height, width))
         return zeros[:, :4], zeros[:, 4:5]
