@@ -5,7 +5,7 @@
 Steps, each timed, with its own time limit and its log and JSON under --out:
   1. the `cuda`-marked tests (`pytest -m cuda`),
   2. `dynskip bench engine --device cuda` for both workloads,
-  3. `dynskip bench model --device cuda` at 720p: ugsp-rife on 1280x720 frames, skipvsr to 1280x720,
+  3. `dynskip bench model --device cuda` at 720p: ugsp-rife on 1280x720 frames, skipvsr-v2 to 1280x720,
   4. 20 training steps of `skipvsr_video` and of `ugsp_rife_video` with
      `trainer=gpu trainer.precision=bf16-mixed`.
 `summary.json` holds the environment and every step. Exit status: 0 all passed, 1 a step failed or was
@@ -72,7 +72,7 @@ def plan_steps(out: Path) -> list[Step]:
         ]
         steps.append(Step(f"engine_{workload}", command, 60, result))
     # bench model's --size is the frame size for VFI and the HR (output) size for VSR.
-    for name, task, frames in (("ugsp-rife", "vfi", 5), ("skipvsr", "vsr", 10)):
+    for name, task, frames in (("ugsp-rife", "vfi", 5), ("skipvsr-v2", "vsr", 10)):
         result = out / f"model_{name.replace('-', '_')}_720p.json"
         command = [*dynskip, "bench", "model", "--task", task, "--model", name, "--size", "720x1280"]
         command += ["--frames", str(frames), "--device", "cuda", "--json", str(result)]

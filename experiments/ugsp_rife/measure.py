@@ -19,8 +19,8 @@ import statistics
 from pathlib import Path
 
 import torch
-import yaml
 
+from dynskip.cli.main import parse_model_arg
 from dynskip.evaluation.triplets import command_line, dense_psnr, frame_psnr, read_frames, time_pairs
 from dynskip.models import build_model
 from dynskip.skip.protocol import execution_mode
@@ -28,21 +28,13 @@ from dynskip.skip.protocol import execution_mode
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def model_arg(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"--model-arg must look like KEY=VALUE, got {text!r}")
-    return key, yaml.safe_load(value)
-
-
 @torch.no_grad()
 def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     frames = read_frames(args.video, args.frames, args.start)
     triplets = [(frames[i], frames[i + 1], frames[i + 2]) for i in range(0, len(frames) - 2, 2)]
-    model_args = dict(args.model_arg)
-    model = build_model("ugsp-rife", weights=args.weights, active_halo_tiles=args.active_halo, **model_args)
-    model.eval()
+    model_args = {"active_halo_tiles": args.active_halo, **dict(args.model_arg)}
+    model = build_model("ugsp-rife", weights=args.weights, **model_args).eval()
     results: dict = {
         "video": args.video,
         "start": args.start,
@@ -97,7 +89,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--active-halo", type=int, default=0, help="model.active_halo_tiles")
     p.add_argument(
-        "--model-arg", type=model_arg, action="append", default=[], help="KEY=VALUE (YAML) for build_model"
+        "--model-arg", type=parse_model_arg, action="append", default=[], help="KEY=VALUE (YAML), build_model"
     )
     p.add_argument("--json", default=None)
     args = p.parse_args()

@@ -30,7 +30,7 @@ def test_the_plan_covers_the_gpu_paths(tmp_path: Path) -> None:
     assert "-m cuda" in commands["cuda_tests"]
     for workload in ("basicvsr-trunk", "ugsp-decoder"):
         assert f"bench engine --workload {workload} --device cuda" in commands[f"engine_{workload}"]
-    for model in ("ugsp-rife", "skipvsr"):
+    for model in ("ugsp-rife", "skipvsr-v2"):
         assert "--size 720x1280" in commands[f"model_{model}_720p"]
         assert (
             f"--model {model}" in commands[f"model_{model}_720p"]

@@ -69,7 +69,7 @@ def _gib(text: str) -> int:
     return int(value * 1024**3)
 
 
-def _model_arg(text: str) -> tuple[str, object]:
+def parse_model_arg(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` with a YAML value (``1``, ``0.5``, ``true``, ``[2, 3]``, text)."""
     import yaml
 
@@ -163,7 +163,7 @@ def _add_model_args(p: argparse.ArgumentParser, default_model: str | None = None
     p.add_argument("--threshold", type=float, default=None, help="test-time skipping threshold")
     p.add_argument(
         "--model-arg",
-        type=_model_arg,
+        type=parse_model_arg,
         action="append",
         default=[],
         metavar="KEY=VALUE",
