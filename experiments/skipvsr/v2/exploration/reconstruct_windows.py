@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from functools import partial
 from pathlib import Path
 
@@ -21,12 +19,7 @@ import torch
 
 from dynskip.methods.skipvsr.reconstruct import reconstruct_patches
 from dynskip.models import build_model
-
-
-def seconds(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
+from dynskip.utils.timing import interleaved_median
 
 
 @torch.inference_mode()
@@ -53,13 +46,8 @@ def main() -> None:
                 "dense": partial(net.reconstruct_residual, fb, ff),
                 "windows": partial(reconstruct_patches, net, fb, ff, sample, row, col, args.patch),
             }
-            for call in runs.values():
-                call()  # warm-up: oneDNN picks its kernels
-            times = {name: [] for name in runs}
-            for _ in range(args.repeats):
-                for name, call in runs.items():
-                    times[name].append(seconds(call))
-            dense, windows = (statistics.median(times[n]) for n in ("dense", "windows"))
+            times = interleaved_median(runs, repeats=args.repeats, warmup=1)  # warm-up: oneDNN's kernels
+            dense, windows = times["dense"], times["windows"]
             share = len(sample) / (gh * gw)
             row_ = dict(size=[h, w], patch=args.patch, share=share, dense_ms=dense * 1e3)
             row_ |= dict(windows_ms=windows * 1e3, efficiency=dense * share / windows)

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from dynskip.archs.basicvsr_arch import SCALE, BasicVSR
 from dynskip.archs.warp import flow_warp
+from dynskip.skip.cost import conv_macs
 from dynskip.skip.tiles import tile_grid_shape
 
 __all__ = [
@@ -111,27 +112,21 @@ def reconstruct_patches(
     return F.conv2d(y, net.conv_last.weight, net.conv_last.bias)
 
 
+def _reconstruct_convs(net: BasicVSR) -> tuple[nn.Conv2d, ...]:
+    return (net.fusion, net.upconv1, net.upconv2, net.conv_hr, net.conv_last)
+
+
 def reconstruct_macs_per_pixel(net: BasicVSR) -> float:
     """MACs of the dense reconstruction per LR pixel (the bilinear image term is not a MAC)."""
-    return float(
-        net.fusion.in_channels * net.fusion.out_channels
-        + 9 * net.upconv1.in_channels * net.upconv1.out_channels
-        + 4 * 9 * net.upconv2.in_channels * net.upconv2.out_channels
-        + SCALE**2 * 9 * net.conv_hr.in_channels * net.conv_hr.out_channels
-        + SCALE**2 * 9 * net.conv_last.in_channels * net.conv_last.out_channels
-    )
+    sides = (1, 1, 2, SCALE, SCALE)  # each conv's output side per LR pixel (pixel shuffles between)
+    return float(sum(conv_macs(conv, s, s) for conv, s in zip(_reconstruct_convs(net), sides, strict=True)))
 
 
 def reconstruct_patch_macs(net: BasicVSR, patch: int) -> float:
     """MACs :func:`reconstruct_patches` spends on one patch, its windows' halos included."""
     p = patch
-    return float(
-        (p + 4) ** 2 * net.fusion.in_channels * net.fusion.out_channels
-        + (p + 2) ** 2 * 9 * net.upconv1.in_channels * net.upconv1.out_channels
-        + (2 * p + 2) ** 2 * 9 * net.upconv2.in_channels * net.upconv2.out_channels
-        + (4 * p + 2) ** 2 * 9 * net.conv_hr.in_channels * net.conv_hr.out_channels
-        + (4 * p) ** 2 * 9 * net.conv_last.in_channels * net.conv_last.out_channels
-    )
+    sides = (p + 4, p + 2, 2 * p + 2, 4 * p + 2, 4 * p)  # each conv's output window side
+    return float(sum(conv_macs(conv, s, s) for conv, s in zip(_reconstruct_convs(net), sides, strict=True)))
 
 
 def warp_output(previous: Tensor, flow: Tensor) -> Tensor:

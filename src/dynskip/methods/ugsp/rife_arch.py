@@ -227,10 +227,10 @@ class UGSPRIFE(SkipKnobs, IFNet):
     ) -> tuple[Tensor, Tensor]:
         state, mode = self._state, self._mode()
         mask = state["masks"].get(index)
-        guarded = self.residual_guard is not None and flow is not None and mode in ("sparse", "masked")
-        if mask is not None and guarded:
+        hard = mask is not None and mode in ("sparse", "masked")  # inference masks
+        if hard and self.residual_guard is not None and flow is not None:  # x_in holds warped images
             mask = self._guard_tiles(index, x_in, mask)
-        if mask is not None and mode in ("sparse", "masked") and not bool(mask.any()):
+        if hard and not bool(mask.any()):
             return self._skip_block(index, block, x_in, scale)
         computed = self._computed_tiles(index, mask, mode)
         windows = self._uses_windows(index, computed, mode)
