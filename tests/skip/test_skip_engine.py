@@ -22,7 +22,7 @@ from dynskip.skip.engine import (
     residual_skip_dense,
 )
 from dynskip.skip.fallback import clear_fallback_cache, dense_above
-from dynskip.skip.plan import TilePlan
+from dynskip.skip.plan import TileCanvas, TilePlan
 from dynskip.skip.steps import parse_steps
 from dynskip.skip.tiles import tile_to_pixel
 from helpers.models import conv_prelu_chain, random_plan, res_block
@@ -61,6 +61,34 @@ def test_plan_rescaled_keeps_grid():
     assert (down.tile, down.height, down.width) == (4, 17, 9)
     with pytest.raises(ValueError, match="even tile"):
         random_plan(1, 9, 9, 3, 0.5).rescaled("down")
+
+
+def test_canvas_gather_and_scatter_match_slices_of_the_padded_map():
+    """Windows are the zero-padded map around each tile (partial tiles at their size, batch 2), at
+    every halo up to the margin and again after another halo's (cached row offsets); a scatter
+    writes exactly the tiles' places."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 5, 21, 30)
+    plan = random_plan(2, 21, 30, 8, 0.6)
+    canvas = TileCanvas.from_dense(x, plan, margin=3)
+    for halo in (0, 3, 1, 0, 3):
+        padded = torch.nn.functional.pad(x, (halo,) * 4)
+        for group in plan.groups:
+            th, tw = group.shape
+            expected = torch.stack(
+                [
+                    padded[s, :, r * 8 : r * 8 + th + 2 * halo, c * 8 : c * 8 + tw + 2 * halo]
+                    for s, r, c in zip(
+                        group.sample.tolist(), group.row.tolist(), group.col.tolist(), strict=True
+                    )
+                ]
+            )
+            assert torch.equal(canvas.gather(group, halo), expected)
+    with pytest.raises(ValueError, match="halo 4 exceeds the canvas margin 3"):
+        canvas.gather(plan.groups[0], 4)
+    for group in plan.groups:
+        canvas.scatter(group, -canvas.gather(group, 0))
+    assert torch.equal(canvas.dense(), torch.where(plan.pixel_mask(torch.bool), -x, x))
 
 
 @pytest.mark.parametrize(

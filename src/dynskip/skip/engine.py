@@ -200,8 +200,8 @@ def residual_skip_chain(
                 x, on_canvas = canvas.dense().contiguous(memory_format=torch.channels_last), False
             x = _residual_dense_block(x, steps, plan)
             continue
-        if canvas is None:
-            canvas = TileCanvas(plan, x.shape[1], margin, x.dtype, x.device)
+        if canvas is None:  # zero only the frame around the image: x fills the rest
+            canvas, on_canvas = TileCanvas.from_dense(x, plan, margin), True
         if not on_canvas:
             canvas.dense().copy_(x)
             on_canvas = True
