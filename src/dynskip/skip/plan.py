@@ -37,6 +37,7 @@ class TileGroup:
             column, or ``None`` when there are none: a window reaching outside the image there
             must be zeroed before a conv reads it.
         last: ``(H - (Ht - 1) T, W - (Wt - 1) T)``, the in-image size of the last row/column.
+        cells: ``(3, n)`` int64 host copy of ``sample, row, col`` (index arithmetic costs ~1 us there).
     """
 
     sample: Tensor
@@ -45,6 +46,7 @@ class TileGroup:
     shape: tuple[int, int]
     edges: dict[str, Tensor | None]
     last: tuple[int, int]
+    cells: np.ndarray = field(repr=False)
     _rows: dict = field(default_factory=dict, repr=False)  # window row starts by canvas geometry
 
     def zero_outside(self, tiles: Tensor, halo: int) -> None:
@@ -139,7 +141,8 @@ class TilePlan:
         edges = {name: np.flatnonzero(flags) for name, flags in on_edge.items()}
         device = self.device
         edges = {name: (self._index(p, device) if p.size else None) for name, p in edges.items()}
-        return TileGroup(*(self._index(a, device) for a in (sample, row, col)), shape, edges, last)
+        cells = np.stack((sample, row, col)).astype(np.int64)
+        return TileGroup(*(self._index(a, device) for a in cells), shape, edges, last, cells)
 
     @staticmethod
     def _index(values: np.ndarray, device: torch.device) -> Tensor:
@@ -286,10 +289,11 @@ class TileCanvas:
         _, hc, wc, _ = self.data.shape
         t, start = self.plan.tile, self.margin - halo
         key = (hc, wc, t, start, height)
-        if key not in group._rows:
-            top = (group.sample * hc + group.row * t + start) * wc + group.col * t + start
-            steps = torch.arange(height, device=top.device) * wc
-            group._rows[key] = (top[:, None] + steps).reshape(-1)
+        if key not in group._rows:  # on the host, as the plan's split (a few tiny ops per gather)
+            sample, row, col = group.cells
+            top = (sample * hc + row * t + start) * wc + col * t + start
+            rows = (top[:, None] + np.arange(height) * wc).reshape(-1)
+            group._rows[key] = torch.from_numpy(rows).to(self.data.device)
         return group._rows[key]
 
     def scatter(self, group: TileGroup, tiles: Tensor) -> None:
