@@ -91,6 +91,34 @@ def test_canvas_gather_and_scatter_match_slices_of_the_padded_map():
     assert torch.equal(canvas.dense(), torch.where(plan.pixel_mask(torch.bool), -x, x))
 
 
+def test_canvas_gather_of_a_group_from_canvases_at_two_levels():
+    """A finer level's group gathered from the coarser canvas (``shape`` override, as a transposed
+    conv reads it) and from its own canvas: the cached row offsets must not mix the two geometries."""
+    torch.manual_seed(0)
+    coarse_plan = random_plan(2, 10, 14, 4, 0.6, seed=2)
+    fine_plan = coarse_plan.rescaled("up")
+    x_coarse, x_fine = torch.randn(2, 3, 10, 14), torch.randn(2, 3, 20, 28)
+    coarse = TileCanvas.from_dense(x_coarse, coarse_plan, margin=2)
+    fine = TileCanvas.from_dense(x_fine, fine_plan, margin=1)
+    for _ in range(2):
+        for group in fine_plan.groups:
+            th, tw = group.shape
+            cells = list(zip(group.sample.tolist(), group.row.tolist(), group.col.tolist(), strict=True))
+            for canvas, x, tile, halo, shape in (
+                (coarse, x_coarse, 4, 2, (th // 2, tw // 2)),
+                (fine, x_fine, 8, 1, None),
+            ):
+                h, w = shape or (th, tw)
+                padded = torch.nn.functional.pad(x, (halo,) * 4)
+                expected = torch.stack(
+                    [
+                        padded[s, :, r * tile : r * tile + h + 2 * halo, c * tile : c * tile + w + 2 * halo]
+                        for s, r, c in cells
+                    ]
+                )
+                assert torch.equal(canvas.gather(group, halo, shape), expected)
+
+
 @pytest.mark.parametrize(
     ("mask", "tile", "size", "error", "match"),
     [

@@ -1,11 +1,12 @@
 """Tile plans and canvases: the index bookkeeping of the tile engine, done once per mask.
 
 :class:`TilePlan` turns a tile mask ``(B, Ht, Wt)`` into index tensors of the active tiles (sample,
-tile row, tile column). It is built once per mask (the host synchronisations on CUDA happen here,
-in ``nonzero``) and shared by every layer and every block that uses that mask; nothing in the
-per-layer hot loop synchronises. The active tiles are split into at most four
-:class:`TileGroup` s by their in-image shape (full tiles; the partial last row; the partial last
-column; the corner), so a partial border tile is computed at its true size instead of a full tile.
+tile row, tile column). It is built once per mask and shared by every layer and every block that
+uses that mask; the host synchronisations on CUDA happen when it is built (``nonzero``) and split
+(one copy to the host and one back, on first use), and nothing in the per-layer hot loop
+synchronises. The active tiles are split into at most four :class:`TileGroup` s by their in-image
+shape (full tiles; the partial last row; the partial last column; the corner), so a partial border
+tile is computed at its true size instead of a full tile.
 
 :class:`TileCanvas` is a zero-padded channels-last buffer ``(B, Ht*T + 2m, Wt*T + 2m, C)`` that
 holds a feature map with a margin ``m``: the windows of a group (tile + ``2 * halo``) are gathered
@@ -47,7 +48,8 @@ class TileGroup:
     edges: dict[str, Tensor | None]
     last: tuple[int, int]
     cells: np.ndarray = field(repr=False)
-    _rows: dict = field(default_factory=dict, repr=False)  # window row starts by canvas geometry
+    # window row offsets by canvas geometry: (rows, cols, tile, first window row, window height)
+    _rows: dict[tuple[int, ...], Tensor] = field(default_factory=dict, repr=False, init=False)
 
     def zero_outside(self, tiles: Tensor, halo: int) -> None:
         """In place: zero what lies outside the image in windows ``(n, C, th + 2 halo, tw + 2 halo)``."""
@@ -119,34 +121,45 @@ class TilePlan:
 
     def _split_groups(self) -> list[TileGroup]:
         # On the host: a plan has at most a few hundred tiles, where numpy's calls cost ~1 us and
-        # torch's ~10 us (the split runs for every plan of every step). CUDA synchronised already,
-        # in ``from_mask``'s ``nonzero``; the results go back in one small copy per index tensor.
-        sample, row, col = (t.cpu().numpy() for t in (self.sample, self.row, self.col))
+        # torch's ~10 us (the split runs for every plan of every step). On CUDA that is one copy to
+        # the host and one back, whatever the number of groups.
+        sample, row, col = torch.stack((self.sample, self.row, self.col)).cpu().numpy()
         tile, (ht, wt) = self.tile, self.grid
         last = (self.height - (ht - 1) * tile, self.width - (wt - 1) * tile)
         in_row = (row == ht - 1) & (last[0] < tile)  # tiles of a partial last row
         in_col = (col == wt - 1) & (last[1] < tile)  # tiles of a partial last column
-        groups = []
+        found = []
         for partial_row in (False, True):
             for partial_col in (False, True):
                 where = np.flatnonzero((in_row == partial_row) & (in_col == partial_col))
                 if where.size:
                     shape = (last[0] if partial_row else tile, last[1] if partial_col else tile)
-                    groups.append(self._group(sample[where], row[where], col[where], shape, last))
-        return groups
+                    found.append((np.stack((sample[where], row[where], col[where])), shape))
+        return self._groups_on_device(found, last)
 
-    def _group(self, sample: np.ndarray, row: np.ndarray, col: np.ndarray, shape, last) -> TileGroup:
+    def _groups_on_device(
+        self, found: list[tuple[np.ndarray, tuple[int, int]]], last: tuple[int, int]
+    ) -> list[TileGroup]:
+        """Groups from host ``(cells (3, n), shape)`` pairs; all their indices move in one copy."""
         ht, wt = self.grid
-        on_edge = {"top": row == 0, "bottom": row == ht - 1, "left": col == 0, "right": col == wt - 1}
-        edges = {name: np.flatnonzero(flags) for name, flags in on_edge.items()}
-        device = self.device
-        edges = {name: (self._index(p, device) if p.size else None) for name, p in edges.items()}
-        cells = np.stack((sample, row, col)).astype(np.int64)
-        return TileGroup(*(self._index(a, device) for a in cells), shape, edges, last, cells)
-
-    @staticmethod
-    def _index(values: np.ndarray, device: torch.device) -> Tensor:
-        return torch.from_numpy(np.ascontiguousarray(values, dtype=np.int64)).to(device)
+        parts, layout = [], []
+        for cells, _ in found:
+            _, row, col = cells
+            flags = {"top": row == 0, "bottom": row == ht - 1, "left": col == 0, "right": col == wt - 1}
+            edges = {name: np.flatnonzero(on) for name, on in flags.items()}
+            parts += [cells.ravel(), *edges.values()]
+            layout.append({name: p.size for name, p in edges.items()})
+        flat = torch.from_numpy(np.concatenate(parts).astype(np.int64)).to(self.device)
+        groups, at = [], 0
+        for (cells, shape), sizes in zip(found, layout, strict=True):
+            n = cells.shape[1]
+            sample, row, col = flat[at : at + 3 * n].view(3, n)
+            at += 3 * n
+            edges = {}
+            for name, size in sizes.items():
+                edges[name], at = (flat[at : at + size] if size else None), at + size
+            groups.append(TileGroup(sample, row, col, shape, edges, last, cells.astype(np.int64)))
+        return groups
 
     @property
     def device(self) -> torch.device:
@@ -277,8 +290,8 @@ class TileCanvas:
         channels = d.shape[3]
         # A window row is ``ww * C`` contiguous values of the channels-last buffer: select the rows
         # from a view with one (overlapping) row starting at every pixel. ``index_select`` copies
-        # whole rows; advanced indexing of the 6-D window view copies value by value, 4-10x slower
-        # on 64-channel windows (measured, 2 CPU threads).
+        # whole rows; advanced indexing of the 6-D window view copies value by value, 3-8x slower
+        # on 64-channel windows (2 CPU threads; README.md, "Sparse engine").
         starts = d.numel() // channels - ww + 1
         rows = d.as_strided((starts, ww * channels), (channels, 1), d.storage_offset())
         out = rows.index_select(0, self._window_rows(group, halo, wh))
@@ -289,11 +302,16 @@ class TileCanvas:
         _, hc, wc, _ = self.data.shape
         t, start = self.plan.tile, self.margin - halo
         key = (hc, wc, t, start, height)
-        if key not in group._rows:  # on the host, as the plan's split (a few tiny ops per gather)
-            sample, row, col = group.cells
+        if key not in group._rows:
+            device = self.data.device
+            if device.type == "cpu":  # numpy: a few ops of ~1 us instead of ~10 us each
+                (sample, row, col), steps = group.cells, np.arange(height)
+            else:  # on the device: a host copy here would wait for the queued convs
+                sample, row, col = group.sample, group.row, group.col
+                steps = torch.arange(height, device=device)
             top = (sample * hc + row * t + start) * wc + col * t + start
-            rows = (top[:, None] + np.arange(height) * wc).reshape(-1)
-            group._rows[key] = torch.from_numpy(rows).to(self.data.device)
+            rows = (top[:, None] + steps * wc).reshape(-1)
+            group._rows[key] = rows if isinstance(rows, Tensor) else torch.from_numpy(rows)
         return group._rows[key]
 
     def scatter(self, group: TileGroup, tiles: Tensor) -> None:

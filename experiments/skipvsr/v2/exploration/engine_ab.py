@@ -36,7 +36,9 @@ from dynskip.skip.tiles import tile_grid_shape
 ROW_GATHER = TileCanvas.gather
 
 
-def index_gather(self: TileCanvas, group: TileGroup, halo: int, shape: tuple | None = None) -> Tensor:
+def index_gather(
+    self: TileCanvas, group: TileGroup, halo: int, shape: tuple[int, int] | None = None
+) -> Tensor:
     """The gather until the nineteenth session: advanced indexing of the overlapping window view."""
     windows = self._windows(halo, shape or group.shape)
     return windows[group.sample, group.row, group.col].permute(0, 3, 1, 2)
