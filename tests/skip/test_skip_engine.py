@@ -53,6 +53,11 @@ def test_plan_indices_and_fraction():
     assert torch.equal(plan.pixel_mask(), tile_to_pixel(mask, 8, (20, 30)))
 
 
+def test_plan_without_active_tiles_has_no_groups():
+    plan = TilePlan.from_mask(torch.zeros(2, 3, 4, dtype=torch.bool), 8, (20, 30))
+    assert plan.num_active == 0 and plan.groups == []
+
+
 def test_plan_rescaled_keeps_grid():
     plan = random_plan(1, 17, 9, 4, 0.5)
     up = plan.rescaled("up")

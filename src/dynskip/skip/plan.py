@@ -141,6 +141,8 @@ class TilePlan:
         self, found: list[tuple[np.ndarray, tuple[int, int]]], last: tuple[int, int]
     ) -> list[TileGroup]:
         """Groups from host ``(cells (3, n), shape)`` pairs; all their indices move in one copy."""
+        if not found:
+            return []
         ht, wt = self.grid
         parts, layout = [], []
         for cells, _ in found:
