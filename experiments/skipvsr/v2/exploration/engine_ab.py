@@ -5,7 +5,9 @@ Variants (the engine's code is unchanged; the alternatives live here):
 - ``gather``: the window gather as it was until the nineteenth session (advanced indexing of the 6-D
   window view, one value at a time) against today's (``index_select`` of window rows);
 - ``runs``: one window per active tile (today's) against windows over runs of horizontally adjacent
-  active tiles, cut into power-of-two pieces (shared inner halos, wider convs, more conv calls).
+  active tiles, cut into power-of-two pieces (shared inner halos, wider convs, more conv calls);
+- ``prefetch``: ``residual_skip_chain`` splitting every plan into groups before its first conv
+  (today's) against each plan split just before its block, as until the nineteenth session.
 
 Masks are the bench's (``random``: a fresh random mask per block, or one for all blocks where the
 workload shares it) or ``blobs``: random seeds grown by one tile in every direction until the share is
@@ -22,6 +24,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from itertools import compress
 
 import numpy as np
 import torch
@@ -29,6 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dynskip.benchmarks.engine import DEFAULT_TILE, WORKLOAD_SPECS, WORKLOADS, _Workload
+from dynskip.skip import engine
 from dynskip.skip.engine import residual_skip_chain
 from dynskip.skip.plan import TileCanvas, TileGroup, TilePlan
 from dynskip.skip.tiles import tile_grid_shape
@@ -94,6 +98,14 @@ def blob_masks(bench: _Workload, fraction: float, gen: torch.Generator) -> list[
 
 def engine_with(bench: _Workload, masks: list[Tensor], variant: str, current: bool) -> Callable[[], Tensor]:
     def run() -> Tensor:
+        if variant == "prefetch":
+            if current:
+                return bench.engine(masks, "sparse")
+            engine.compress = lambda plans, tiled: ()  # the chain's up-front split loop then splits nothing
+            try:
+                return bench.engine(masks, "sparse")
+            finally:
+                engine.compress = compress
         if variant == "gather":
             TileCanvas.gather = ROW_GATHER if current else index_gather
             try:
@@ -112,16 +124,16 @@ def engine_with(bench: _Workload, masks: list[Tensor], variant: str, current: bo
 @torch.no_grad()
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variant", choices=["gather", "runs"], required=True)
+    ap.add_argument("--variant", choices=["gather", "runs", "prefetch"], required=True)
     ap.add_argument("--workload", choices=WORKLOADS, default="basicvsr-trunk")
     ap.add_argument("--masks", choices=["random", "blobs"], default="random")
     ap.add_argument("--fractions", default="0.5,0.25")
     ap.add_argument("--rounds", type=int, default=9)
     args = ap.parse_args()
-    if args.variant == "runs" and WORKLOAD_SPECS[args.workload].kind != "residual":
-        ap.error("--variant runs times residual workloads only")
+    if args.variant != "gather" and WORKLOAD_SPECS[args.workload].kind != "residual":
+        ap.error(f"--variant {args.variant} times residual workloads only")
     bench = _Workload(WORKLOAD_SPECS[args.workload], torch.device("cpu"), DEFAULT_TILE[args.workload], 0)
-    other = {"gather": "index gather", "runs": "run windows"}[args.variant]
+    other = {"gather": "index gather", "runs": "run windows", "prefetch": "split inline"}[args.variant]
     for fraction in (float(f) for f in args.fractions.split(",")):
         gen = torch.Generator().manual_seed(0)
         masks = bench.masks(fraction, gen) if args.masks == "random" else blob_masks(bench, fraction, gen)
