@@ -195,8 +195,8 @@ def residual_skip_chain(
         plan is not None and plan.num_active > 0 and residual_runs_sparse(plan, x, mode) for plan in plans
     ]
     for plan in compress(plans, tiled):
-        # Split every plan before the first conv: between convs (evicted caches) a split ran ~3x slower,
-        # 2-4% of basicvsr-trunk's tile path at 0.5-0.25 active.
+        # Split every plan before the first conv: between convs (evicted caches) a split ran ~3x slower;
+        # 1-4% of basicvsr-trunk's tile path at 0.5-0.25 active (exploration/engine_ab.py --variant prefetch).
         _ = plan.groups
     canvas: TileCanvas | None = None
     on_canvas = False
